@@ -1,0 +1,1 @@
+"""The rise reconciler: the state repository, rendering, diffing, runtimes and the server."""

@@ -1,0 +1,420 @@
+"""The git state repository: snapshots, compare-and-swap commits, history, branches.
+
+This module and its siblings are the only code in rise that touches pygit2.
+
+Writes are optimistic: a transaction reads the branch head, applies its change function to that
+tree, writes a commit and moves the branch with compare-and-swap (libgit2's matching reference
+update, which also guards against ``git push`` into the same repo). A writer that loses the
+race runs its change function again on the new head. History stays linear and no commit is
+lost. In remote mode the push itself is the compare-and-swap: a non-fast-forward rejection
+means fetch, re-apply, retry.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pygit2
+
+from reconciler.state import layout
+from reconciler.state.edit import Edit
+from reconciler.state.snapshot import ParseCache, Snapshot, read_snapshot
+
+COMMITTER = ("rise", "rise@localhost")
+_PARSE_CACHE_LIMIT = 200_000
+
+ChangeFn = Callable[[Edit], str | None]
+"""Stages changes on an Edit and returns the commit message, or None to commit nothing."""
+
+
+class StateError(RuntimeError):
+    """A state repository operation failed in a way the caller should report."""
+
+
+class CommitConflict(StateError):
+    """Gave up after too many lost races; the repository is unchanged by this writer."""
+
+
+@dataclass(frozen=True)
+class Author:
+    """The acting user a commit is authored as."""
+
+    name: str
+    email: str | None = None
+
+    def signature(self, when: datetime | None = None) -> pygit2.Signature:
+        return _signature(self.name, self.email or f"{self.name}@users.rise.local", when)
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    commit: str | None
+    """The new commit id, or None when the change function staged nothing."""
+    attempts: int
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    commit: str
+    author: str
+    time: datetime
+    message: str
+    data: bytes | None
+    """The file's content at that commit (None when the commit deleted it)."""
+
+
+@dataclass(frozen=True)
+class Remote:
+    url: str
+    username: str | None = None
+    password: str | None = None
+
+
+class StateRepo:
+    """One state repository. Safe to share between threads; each thread gets its own handle."""
+
+    def __init__(
+        self, path: str | Path, branch: str | None = None, remote: Remote | None = None
+    ):
+        """Open the repo at ``path`` (bare or a clone); ``branch`` defaults to what HEAD names."""
+        self.path = str(path)
+        try:
+            handle = pygit2.Repository(self.path)
+        except pygit2.GitError as exc:
+            raise StateError(f"{self.path} is not a git repository: {exc}") from None
+        self.branch = branch or _head_branch(handle)
+        self.remote = remote
+        self._local = threading.local()
+        self._local.repo = handle
+        self._parse_cache: ParseCache = {}
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def init(
+        cls,
+        path: str | Path,
+        branch: str = "main",
+        files: dict[str, bytes] | None = None,
+        author: Author | None = None,
+    ) -> StateRepo:
+        """Create a bare state repo whose first commit holds the format file (and ``files``)."""
+        target = Path(path)
+        if target.exists() and any(target.iterdir()):
+            raise StateError(f"{target} already exists and is not empty; choose a new path")
+        pygit2.init_repository(str(target), bare=True, initial_head=branch)
+        repo = cls(target, branch)
+        seed = {layout.FORMAT_FILE: layout.format_file_text().encode(), **(files or {})}
+
+        def _seed(edit: Edit) -> str:
+            for file, data in seed.items():
+                edit.write(file, data)
+            return "initialise rise state repository"
+
+        repo.commit(_seed, author or Author(*COMMITTER))
+        return repo
+
+    @classmethod
+    def clone(
+        cls, remote: Remote, path: str | Path, branch: str = "main"
+    ) -> StateRepo:
+        """Clone (or reuse a clone of) a remote state repo; writes push back with CAS."""
+        target = Path(path)
+        if not (target / "HEAD").exists():
+            pygit2.clone_repository(
+                remote.url, str(target), bare=True, callbacks=_callbacks(remote)
+            )
+        repo = cls(target, branch, remote)
+        repo.fetch()
+        return repo
+
+    @property
+    def git(self) -> pygit2.Repository:
+        handle = getattr(self._local, "repo", None)
+        if handle is None:
+            handle = self._local.repo = pygit2.Repository(self.path)
+        return handle
+
+    # -- reading -------------------------------------------------------------------------
+
+    def head(self, branch: str | None = None) -> str | None:
+        ref = self.git.references.get(self._ref(branch))
+        return str(ref.target) if ref is not None else None
+
+    def resolve(self, ref: str | None = None) -> pygit2.Commit:
+        """A commit by branch name, full ref, tag or (short) id; StateError says what failed."""
+        repo = self.git
+        spec = ref or self._ref(None)
+        try:
+            obj = repo.revparse_single(spec)
+        except (KeyError, ValueError, pygit2.GitError):
+            obj = None
+            if ref and not ref.startswith("refs/"):
+                try:
+                    obj = repo.revparse_single(self._ref(ref))
+                except (KeyError, ValueError, pygit2.GitError):
+                    obj = None
+        if obj is None:
+            raise StateError(
+                f"no commit {spec!r} in the state repository at {self.path}; "
+                f"branches: {', '.join(self.branches()) or 'none'}"
+            )
+        commit = obj.peel(pygit2.Commit)
+        return commit
+
+    def snapshot(self, ref: str | None = None) -> Snapshot:
+        if len(self._parse_cache) > _PARSE_CACHE_LIMIT:
+            self._parse_cache.clear()
+        return read_snapshot(self.git, self.resolve(ref), self._parse_cache)
+
+    def read(self, path: str, ref: str | None = None) -> bytes | None:
+        return Edit(self.git, self.resolve(ref).tree).read(path)
+
+    def changed_projects(self, old: str | None, new: str | None = None) -> set[str]:
+        """Projects whose files differ between two commits (``old`` None: all of ``new``).
+
+        libgit2 compares the two ``projects/`` trees entry by entry and descends only into
+        the folders whose ids differ, so the cost follows the change, not the repo size.
+        """
+        new_tree = self.resolve(new).tree
+        if old is None:
+            return set(self._names_in(new_tree, layout.PROJECTS))
+        old_tree = self.resolve(old).tree
+        changed: set[str] = set()
+        for top in (layout.PROJECTS, layout.SERVICE_ACCOUNTS):
+            a, b = _subtree(old_tree, top), _subtree(new_tree, top)
+            if a == b:
+                continue
+            repo = self.git
+            empty = repo[repo.TreeBuilder().write()]
+            diff = repo.diff(repo[a] if a else empty, repo[b] if b else empty)
+            for delta in diff.deltas:
+                path = delta.new_file.path or delta.old_file.path
+                changed.add(path.split("/", 1)[0])
+        return changed
+
+    def history(
+        self, path: str, ref: str | None = None, limit: int | None = None
+    ) -> list[HistoryEntry]:
+        """Commits that changed ``path``, newest first (``git log -- path``, first parents)."""
+        entries: list[HistoryEntry] = []
+        commit: pygit2.Commit | None = self.resolve(ref)
+        while commit is not None and (limit is None or len(entries) < limit):
+            parent = commit.parents[0] if commit.parents else None
+            here = _blob_id(commit.tree, path)
+            before = _blob_id(parent.tree, path) if parent is not None else None
+            if here != before:
+                entries.append(
+                    HistoryEntry(
+                        commit=str(commit.id),
+                        author=commit.author.name,
+                        time=datetime.fromtimestamp(commit.author.time, UTC),
+                        message=commit.message.strip(),
+                        data=self.git[here].data if here is not None else None,
+                    )
+                )
+            commit = parent
+        return entries
+
+    def log(self, ref: str | None = None, limit: int | None = None) -> Iterator[pygit2.Commit]:
+        """Commits on a branch, newest first, following first parents."""
+        commit: pygit2.Commit | None = self.resolve(ref)
+        count = 0
+        while commit is not None and (limit is None or count < limit):
+            yield commit
+            count += 1
+            commit = commit.parents[0] if commit.parents else None
+
+    # -- branches ------------------------------------------------------------------------
+
+    def branches(self, prefix: str = "") -> list[str]:
+        names = self.git.raw_listall_references()
+        out = []
+        for raw in names:
+            name = raw.decode()
+            if name.startswith("refs/heads/" + prefix):
+                out.append(name.removeprefix("refs/heads/"))
+        return sorted(out)
+
+    def delete_branch(self, branch: str) -> None:
+        if branch == self.branch:
+            raise StateError(f"refusing to delete the main branch {branch!r}")
+        ref = self.git.references.get(self._ref(branch))
+        if ref is not None:
+            ref.delete()
+            if self.remote is not None:
+                self._push_refspec(f":{self._ref(branch)}")
+
+    # -- writing -------------------------------------------------------------------------
+
+    def commit(
+        self,
+        change: ChangeFn,
+        author: Author,
+        *,
+        branch: str | None = None,
+        start: str | None = None,
+        max_attempts: int = 100,
+    ) -> CommitResult:
+        """Apply ``change`` to the head of ``branch`` and commit it, retrying lost races.
+
+        ``start`` is where a branch that does not exist yet starts (default: the main branch).
+        """
+        target = branch or self.branch
+        for attempt in range(1, max_attempts + 1):
+            if self.remote is not None:
+                self.fetch()
+            parent = self._head_commit(target) or self._start_commit(target, start)
+            edit = Edit(self.git, parent.tree if parent is not None else None)
+            message = change(edit)
+            if message is None or not edit.changed:
+                return CommitResult(None, attempt)
+            tree_id = edit.build()
+            if parent is not None and tree_id == parent.tree_id:
+                return CommitResult(None, attempt)
+            now = datetime.now(UTC)
+            commit_id = self.git.create_commit(
+                None,
+                author.signature(now),
+                _signature(*COMMITTER, now),
+                message.rstrip() + "\n",
+                tree_id,
+                [parent.id] if parent is not None else [],
+            )
+            if self._advance(target, parent, commit_id):
+                return CommitResult(str(commit_id), attempt)
+            time.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
+        raise CommitConflict(
+            f"could not commit to {target!r} after {max_attempts} attempts: other writers kept "
+            "moving it; nothing was written, try again"
+        )
+
+    def fetch(self) -> None:
+        if self.remote is None:
+            return
+        remote = self._origin()
+        remote.fetch(["+refs/heads/*:refs/heads/*"], callbacks=_callbacks(self.remote))
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _ref(self, branch: str | None) -> str:
+        return f"refs/heads/{branch or self.branch}"
+
+    def _head_commit(self, branch: str) -> pygit2.Commit | None:
+        ref = self.git.references.get(self._ref(branch))
+        return self.git[ref.target] if ref is not None else None
+
+    def _start_commit(self, branch: str, start: str | None) -> pygit2.Commit | None:
+        if branch == self.branch:
+            return None
+        return self.resolve(start) if start else self._head_commit(self.branch)
+
+    def _advance(self, branch: str, parent: pygit2.Commit | None, new: pygit2.Oid) -> bool:
+        """Move ``branch`` from ``parent`` to ``new`` only if nobody moved it meanwhile."""
+        if self.remote is not None:
+            return self._push_commit(branch, new)
+        refs = self.git.references
+        name = self._ref(branch)
+        try:
+            if parent is None:
+                refs.create(name, new, force=False)
+                return True
+            ref = refs.get(name)
+            if ref is None or ref.target != parent.id:
+                return False
+            # set_target is libgit2's create_matching: it fails if the ref moved since lookup.
+            ref.set_target(new, f"rise: commit {new}")
+            return True
+        except (pygit2.GitError, pygit2.AlreadyExistsError, ValueError):
+            return False
+
+    def _push_commit(self, branch: str, new: pygit2.Oid) -> bool:
+        temp = f"refs/rise/push/{uuid.uuid4().hex}"
+        self.git.references.create(temp, new)
+        try:
+            if not self._push_refspec(f"{temp}:{self._ref(branch)}"):
+                return False
+        finally:
+            self.git.references.delete(temp)
+        self.git.references.create(self._ref(branch), new, force=True)
+        return True
+
+    def _push_refspec(self, refspec: str) -> bool:
+        assert self.remote is not None
+        rejected: list[str] = []
+
+        class _Callbacks(_callbacks_class()):  # type: ignore[misc]
+            def push_update_reference(self, refname: str, message: str | None) -> None:
+                if message:
+                    rejected.append(f"{refname}: {message}")
+
+        try:
+            self._origin().push([refspec], callbacks=_Callbacks(self.remote))
+        except pygit2.GitError as exc:
+            text = str(exc).lower()
+            if "non-fast-forward" in text or "fast forward" in text or "rejected" in text:
+                return False
+            raise StateError(f"push to {self.remote.url} failed: {exc}") from None
+        return not rejected
+
+    def _origin(self) -> pygit2.Remote:
+        remotes = self.git.remotes
+        if "origin" not in [r.name for r in remotes]:
+            assert self.remote is not None
+            return remotes.create("origin", self.remote.url)
+        return remotes["origin"]
+
+    def _names_in(self, tree: pygit2.Tree, folder: str) -> Iterable[str]:
+        sub = _subtree(tree, folder)
+        return [e.name for e in self.git[sub]] if sub else []
+
+
+def _head_branch(repo: pygit2.Repository) -> str:
+    head = repo.references.get("HEAD")
+    target = head.target if head is not None else None
+    if isinstance(target, str) and target.startswith("refs/heads/"):
+        return target.removeprefix("refs/heads/")
+    return "main"
+
+
+def _signature(name: str, email: str, when: datetime | None = None) -> pygit2.Signature:
+    moment = when or datetime.now(UTC)
+    return pygit2.Signature(name, email, int(moment.timestamp()), 0)
+
+
+def _subtree(tree: pygit2.Tree, name: str) -> pygit2.Oid | None:
+    try:
+        entry = tree[name]
+    except KeyError:
+        return None
+    return entry.id if entry.type == pygit2.GIT_OBJECT_TREE else None
+
+
+def _blob_id(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
+    try:
+        entry = tree[path]
+    except KeyError:
+        return None
+    return entry.id if entry.type == pygit2.GIT_OBJECT_BLOB else None
+
+
+def _callbacks_class() -> type[pygit2.RemoteCallbacks]:
+    class _Auth(pygit2.RemoteCallbacks):
+        def __init__(self, remote: Remote):
+            credentials = None
+            if remote.username is not None:
+                credentials = pygit2.UserPass(remote.username, remote.password or "")
+            super().__init__(credentials=credentials)
+
+    return _Auth
+
+
+def _callbacks(remote: Remote) -> pygit2.RemoteCallbacks:
+    return _callbacks_class()(remote)
