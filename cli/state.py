@@ -68,4 +68,3 @@ def validate(path: Path, ref: str | None) -> None:
         click.echo(summary + f"{len(problems)} problem(s).", err=True)
         raise SystemExit(1)
     click.echo(summary + "valid.")
-

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from schemas.base import FileModel
 from schemas.errors import did_you_mean
-from schemas.names import EnvKey, Name
+from schemas.names import NAME_JSON_SCHEMA, EnvKey, Name
 
 BuildBackend = Literal[
     "auto", "docker", "buildah", "podman", "pack", "buildpacks", "nixpacks", "railpack"
@@ -91,7 +91,22 @@ class Environment(FileModel):
 class AppConfig(FileModel):
     """The app's ``.rise.toml``; ``project = "name"`` and ``[project] name = "name"`` both work."""
 
-    project: Name | None = None
+    project: Annotated[
+        Name | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    NAME_JSON_SCHEMA,
+                    {
+                        "type": "object",
+                        "properties": {"name": NAME_JSON_SCHEMA},
+                        "required": ["name"],
+                        "additionalProperties": False,
+                    },
+                ]
+            }
+        ),
+    ] = None
     version: Literal[1] = 1
     build: Build = Field(default_factory=Build)
     deploy: Deploy = Field(default_factory=Deploy)

@@ -11,7 +11,7 @@ from schemas.base import FileModel
 from schemas.names import EnvKey
 
 # v1:<base64 of nonce(12) || AES-256-GCM ciphertext+tag>; written only by rise's encryptor.
-_CIPHERTEXT = re.compile(r"^v1:[A-Za-z0-9+/]{40,}={0,2}$")
+_CIPHERTEXT = re.compile(r"^v1:[A-Za-z0-9+/]{36,}={0,2}$")
 
 
 def _ciphertext(value: str) -> str:

@@ -142,9 +142,7 @@ def _step(annotation: Any, part: str | int) -> Any:
         if isinstance(candidate, type) and issubclass(candidate, BaseModel):
             field = candidate.model_fields.get(str(part))
             if field is None:
-                field = next(
-                    (f for f in candidate.model_fields.values() if f.alias == part), None
-                )
+                field = next((f for f in candidate.model_fields.values() if f.alias == part), None)
             if field is not None:
                 return field.annotation
         origin = typing.get_origin(candidate)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 
 MAX_NAME_LENGTH = 63
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -45,7 +45,13 @@ def validate_name(value: str, what: str = "name") -> str:
     return value
 
 
-Name = Annotated[str, AfterValidator(validate_name)]
+NAME_JSON_SCHEMA = {
+    "type": "string",
+    "pattern": r"^(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+    "maxLength": MAX_NAME_LENGTH,
+    "description": "an RFC 1123 label: lower-case letters, digits and '-', at most 63",
+}
+Name = Annotated[str, AfterValidator(validate_name), WithJsonSchema(NAME_JSON_SCHEMA)]
 
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_ENV_KEY_LENGTH = 253
@@ -60,7 +66,13 @@ def validate_env_key(value: str) -> str:
     return value
 
 
-EnvKey = Annotated[str, AfterValidator(validate_env_key)]
+EnvKey = Annotated[
+    str,
+    AfterValidator(validate_env_key),
+    WithJsonSchema(
+        {"type": "string", "pattern": _ENV_KEY.pattern, "maxLength": MAX_ENV_KEY_LENGTH}
+    ),
+]
 
 OwnerKind = Literal["user", "team"]
 
@@ -91,4 +103,8 @@ def _parse_owner(value: object) -> str:
     return str(Owner.parse(value))
 
 
-OwnerRef = Annotated[str, AfterValidator(_parse_owner)]
+OwnerRef = Annotated[
+    str,
+    AfterValidator(_parse_owner),
+    WithJsonSchema({"type": "string", "pattern": r"^(user|team):[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}),
+]

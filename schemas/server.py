@@ -11,7 +11,9 @@ from schemas.names import Name
 
 
 class StateConfig(FileModel):
-    path: str | None = Field(default=None, description="local bare repo; default DATA_DIR/state.git")
+    path: str | None = Field(
+        default=None, description="local bare repo; default DATA_DIR/state.git"
+    )
     url: str | None = Field(default=None, description="remote repo to clone and push to")
     branch: str = "main"
     username: str | None = None

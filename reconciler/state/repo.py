@@ -80,9 +80,7 @@ class Remote:
 class StateRepo:
     """One state repository. Safe to share between threads; each thread gets its own handle."""
 
-    def __init__(
-        self, path: str | Path, branch: str | None = None, remote: Remote | None = None
-    ):
+    def __init__(self, path: str | Path, branch: str | None = None, remote: Remote | None = None):
         """Open the repo at ``path`` (bare or a clone); ``branch`` defaults to what HEAD names."""
         self.path = str(path)
         try:
@@ -122,9 +120,7 @@ class StateRepo:
         return repo
 
     @classmethod
-    def clone(
-        cls, remote: Remote, path: str | Path, branch: str = "main"
-    ) -> StateRepo:
+    def clone(cls, remote: Remote, path: str | Path, branch: str = "main") -> StateRepo:
         """Clone (or reuse a clone of) a remote state repo; writes push back with CAS."""
         target = Path(path)
         if not (target / "HEAD").exists():
@@ -271,7 +267,8 @@ class StateRepo:
         for attempt in range(1, max_attempts + 1):
             if self.remote is not None:
                 self.fetch()
-            parent = self._head_commit(target) or self._start_commit(target, start)
+            current = self._head_commit(target)
+            parent = current or self._start_commit(target, start)
             edit = Edit(self.git, parent.tree if parent is not None else None)
             message = change(edit)
             if message is None or not edit.changed:
@@ -288,7 +285,7 @@ class StateRepo:
                 tree_id,
                 [parent.id] if parent is not None else [],
             )
-            if self._advance(target, parent, commit_id):
+            if self._advance(target, current, commit_id):
                 return CommitResult(str(commit_id), attempt)
             time.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
         raise CommitConflict(
@@ -316,35 +313,76 @@ class StateRepo:
             return None
         return self.resolve(start) if start else self._head_commit(self.branch)
 
-    def _advance(self, branch: str, parent: pygit2.Commit | None, new: pygit2.Oid) -> bool:
-        """Move ``branch`` from ``parent`` to ``new`` only if nobody moved it meanwhile."""
+    def _advance(self, branch: str, current: pygit2.Commit | None, new: pygit2.Oid) -> bool:
+        """Move ``branch`` from ``current`` (None: absent) to ``new`` if nobody moved it."""
         if self.remote is not None:
             return self._push_commit(branch, new)
         refs = self.git.references
         name = self._ref(branch)
         try:
-            if parent is None:
+            if current is None:
                 refs.create(name, new, force=False)
                 return True
             ref = refs.get(name)
-            if ref is None or ref.target != parent.id:
+            if ref is None or ref.target != current.id:
                 return False
             # set_target is libgit2's create_matching: it fails if the ref moved since lookup.
             ref.set_target(new, f"rise: commit {new}")
             return True
-        except (pygit2.GitError, pygit2.AlreadyExistsError, ValueError):
+        except (pygit2.GitError, pygit2.AlreadyExistsError, OSError, ValueError):
+            # A held ref lock (another writer mid-update) is a lost race too.
             return False
 
     def _push_commit(self, branch: str, new: pygit2.Oid) -> bool:
         temp = f"refs/rise/push/{uuid.uuid4().hex}"
         self.git.references.create(temp, new)
         try:
-            if not self._push_refspec(f"{temp}:{self._ref(branch)}"):
-                return False
+            if self._local_remote_path() is not None:
+                pushed = self._push_to_local_path(temp, branch, new)
+            else:
+                # Over smart HTTP/SSH, receive-pack checks the ref's old value under its lock.
+                pushed = self._push_refspec(f"{temp}:{self._ref(branch)}")
         finally:
             self.git.references.delete(temp)
-        self.git.references.create(self._ref(branch), new, force=True)
-        return True
+        if pushed:
+            self.git.references.create(self._ref(branch), new, force=True)
+        return pushed
+
+    def _push_to_local_path(self, temp: str, branch: str, new: pygit2.Oid) -> bool:
+        """libgit2's local transport overwrites refs without a server-side check, so copy the
+        objects to a scratch ref there and move the branch with a matching update ourselves."""
+        path = self._local_remote_path()
+        assert path is not None
+        if not self._push_refspec(f"+{temp}:{temp}"):
+            return False
+        other = pygit2.Repository(path)
+        try:
+            ref = other.references.get(self._ref(branch))
+            commit = other[new]
+            expected = commit.parents[0].id if commit.parents else None
+            try:
+                if ref is None:
+                    if expected is not None and branch == self.branch:
+                        return False
+                    other.references.create(self._ref(branch), new, force=False)
+                    return True
+                if ref.target != expected:
+                    return False
+                ref.set_target(new, f"rise: push {new}")
+                return True
+            except (pygit2.GitError, pygit2.AlreadyExistsError, OSError, ValueError):
+                return False
+        finally:
+            scratch = other.references.get(temp)
+            if scratch is not None:
+                scratch.delete()
+
+    def _local_remote_path(self) -> str | None:
+        assert self.remote is not None
+        url = self.remote.url
+        if url.startswith("file://"):
+            return url.removeprefix("file://")
+        return None if "://" in url or url.startswith("git@") else url
 
     def _push_refspec(self, refspec: str) -> bool:
         assert self.remote is not None
@@ -359,7 +397,8 @@ class StateRepo:
             self._origin().push([refspec], callbacks=_Callbacks(self.remote))
         except pygit2.GitError as exc:
             text = str(exc).lower()
-            if "non-fast-forward" in text or "fast forward" in text or "rejected" in text:
+            lost_race = ("non-fast-forward", "fast forward", "rejected", "not present locally")
+            if any(words in text for words in lost_race):
                 return False
             raise StateError(f"push to {self.remote.url} failed: {exc}") from None
         return not rejected

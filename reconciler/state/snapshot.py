@@ -125,8 +125,12 @@ def _read_project(repo: pygit2.Repository, reader: _Reader, entry: Any) -> Proje
     if entry.type != pygit2.GIT_OBJECT_TREE:
         state.problems.append(Problem(base, "must be a folder holding project.toml"))
         return state
-    fields = {"project.toml": "project", ".rise.toml": "app", "deployment.toml": "deployment",
-              "env.toml": "env"}
+    fields = {
+        "project.toml": "project",
+        ".rise.toml": "app",
+        "deployment.toml": "deployment",
+        "env.toml": "env",
+    }
     for item in repo[entry.id]:
         path = f"{base}/{item.name}"
         model = layout.PROJECT_FILES.get(item.name)
@@ -174,7 +178,9 @@ def _read_service_accounts(
         owner = snap.projects.get(folder.name)
         if owner is None or folder.type != pygit2.GIT_OBJECT_TREE:
             snap.problems.append(
-                Problem(base, f"no project {folder.name!r}{did_you_mean(folder.name, snap.projects)}")
+                Problem(
+                    base, f"no project {folder.name!r}{did_you_mean(folder.name, snap.projects)}"
+                )
             )
             continue
         for item in repo[folder.id]:
