@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import rtoml
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
@@ -54,11 +55,22 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
 def load_toml(data: str | bytes, model: type[M], file: str = "") -> M:
     """Parse TOML text and validate it against ``model``; raise SchemaError on any problem."""
     text = data.decode("utf-8") if isinstance(data, bytes) else data
+    return parse_model(parse_toml(text, file), model, file)
+
+
+def parse_toml(text: str, file: str = "") -> dict[str, Any]:
+    """Parse TOML with rtoml (ten times faster, which a 10,000-project snapshot needs).
+
+    On a parse error the standard library's parser, the reference, gives the message.
+    """
     try:
-        raw = tomllib.loads(text)
+        return rtoml.loads(text)
+    except rtoml.TomlParsingError:
+        pass
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SchemaError([Problem(file, f"malformed TOML: {exc}")]) from None
-    return parse_model(raw, model, file)
 
 
 def parse_model(raw: Any, model: type[M], file: str = "") -> M:

@@ -247,3 +247,52 @@ def test_remote_clones_push_with_the_same_no_lost_update_guarantee(tmp_path: Pat
     members = tomllib.loads(origin.read(LEDGER).decode())["members"]
     assert len(members) == 10
     assert len(_linear_history(origin)) == 1 + 2 + 10
+
+
+def test_packing_loose_objects_keeps_every_commit_readable(state_repo: StateRepo) -> None:
+    for i in range(5):
+        state_repo.commit(_write(f"projects/p{i}/project.toml", PROJECT), Author("a"))
+    before = state_repo.snapshot()
+    assert state_repo.pack_loose_objects() > 0
+    assert state_repo.pack_loose_objects() == 0
+    after = StateRepo(state_repo.path).snapshot()
+    assert sorted(after.projects) == sorted(before.projects)
+    state_repo.commit(_write("projects/p9/project.toml", PROJECT), Author("a"))
+    assert "p9" in state_repo.snapshot().projects
+    assert len(list(state_repo.log())) == 7
+
+
+def test_changed_projects_in_10000_projects_reads_only_the_changed_folders(
+    tmp_path: Path,
+) -> None:
+    repo = StateRepo.init(tmp_path / "state.git")
+
+    def seed(edit: Edit) -> str:
+        for n in range(10_000):
+            edit.write(f"projects/app-{n}/project.toml", f'owner = "user:u{n}"\n')
+        return "seed"
+
+    before = repo.commit(seed, Author("a")).commit
+
+    def change(edit: Edit) -> str:
+        edit.write("projects/app-4242/project.toml", 'owner = "user:new"\n')
+        edit.delete("projects/app-17")
+        return "two projects"
+
+    after = repo.commit(change, Author("a")).commit
+    # Remove every object of the untouched projects: any read of one would now fail.
+    git = repo.git
+    kept = {"app-4242", "app-17"}
+    removed = 0
+    for commit in (before, after):
+        for entry in git[git[commit].tree["projects"].id]:
+            if entry.name in kept:
+                continue
+            for obj in (entry.id, *(item.id for item in git[entry.id])):
+                loose = Path(git.path) / "objects" / str(obj)[:2] / str(obj)[2:]
+                if loose.exists():
+                    loose.unlink()
+                    removed += 1
+    assert removed == 2 * 9_998
+    fresh = StateRepo(repo.path)
+    assert fresh.changed_projects(before, after) == {"app-4242", "app-17"}
