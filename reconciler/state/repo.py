@@ -128,9 +128,12 @@ class StateRepo:
         """Clone (or reuse a clone of) a remote state repo; writes push back with CAS."""
         target = Path(path)
         if not (target / "HEAD").exists():
-            pygit2.clone_repository(
-                remote.url, str(target), bare=True, callbacks=_callbacks(remote)
-            )
+            try:
+                pygit2.clone_repository(
+                    remote.url, str(target), bare=True, callbacks=_callbacks(remote)
+                )
+            except pygit2.GitError as exc:
+                raise _remote_error("clone", remote, exc) from None
         repo = cls(target, branch, remote)
         repo.fetch()
         return repo
@@ -316,8 +319,10 @@ class StateRepo:
     def fetch(self) -> None:
         if self.remote is None:
             return
-        remote = self._origin()
-        remote.fetch(["+refs/heads/*:refs/heads/*"], callbacks=_callbacks(self.remote))
+        try:
+            self._origin().fetch(["+refs/heads/*:refs/heads/*"], callbacks=_callbacks(self.remote))
+        except pygit2.GitError as exc:
+            raise _remote_error("fetch from", self.remote, exc) from None
 
     def pack_loose_objects(self) -> int:
         """Move loose objects into one pack (what ``git gc`` does); returns how many.
@@ -446,7 +451,7 @@ class StateRepo:
             lost_race = ("non-fast-forward", "fast forward", "rejected", "not present locally")
             if any(words in text for words in lost_race):
                 return False
-            raise StateError(f"push to {self.remote.url} failed: {exc}") from None
+            raise _remote_error("push to", self.remote, exc) from None
         return not rejected
 
     def _origin(self) -> pygit2.Remote:
@@ -456,6 +461,14 @@ class StateRepo:
             return remotes.create("origin", self.remote.url)
         return remotes["origin"]
 
+
+
+def _remote_error(action: str, remote: Remote, exc: Exception) -> StateError:
+    text = str(exc)
+    hint = "check the URL and that the network path to it is open"
+    if "authentication" in text.lower() or "401" in text or "403" in text:
+        hint = "check the username and password (or token) configured for it"
+    return StateError(f"could not {action} the state repository {remote.url}: {text}; {hint}")
 
 
 def _head_branch(repo: pygit2.Repository) -> str:

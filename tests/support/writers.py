@@ -9,9 +9,12 @@ from reconciler.state import Author, Edit, Remote, StateRepo
 LEDGER = "teams/ledger.toml"
 
 
-def write_commits(path: str, writer: str, count: int, remote: str | None = None) -> list[str]:
+def write_commits(
+    path: str, writer: str, count: int, remote: str | None = None, auth: str = "ci:s3cret"
+) -> list[str]:
     """Make ``count`` commits, each adding a project and appending to one shared file."""
-    repo = StateRepo(path, remote=Remote(remote) if remote else None)
+    username, _, password = auth.partition(":")
+    repo = StateRepo(path, remote=Remote(remote, username, password) if remote else None)
     commits = []
     for n in range(count):
         tag = f"{writer}-{n}"

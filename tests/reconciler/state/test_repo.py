@@ -296,3 +296,28 @@ def test_changed_projects_in_10000_projects_reads_only_the_changed_folders(
     assert removed == 2 * 9_998
     fresh = StateRepo(repo.path)
     assert fresh.changed_projects(before, after) == {"app-4242", "app-17"}
+
+
+def test_remote_over_smart_http_with_credentials(tmp_path: Path) -> None:
+    from reconciler.state import Remote
+    from tests.support.git_http import GitHTTPServer
+    from tests.support.tools import require_tool
+
+    require_tool("git", "apt-get install git")
+    origin = StateRepo.init(tmp_path / "served" / "state.git")
+    with GitHTTPServer(tmp_path / "served", "ci", "s3cret") as server:
+        url = f"{server.url}/state.git"
+        with pytest.raises(StateError):
+            StateRepo.clone(Remote(url, "ci", "wrong"), tmp_path / "denied.git")
+        remote = Remote(url, "ci", "s3cret")
+        clones = [StateRepo.clone(remote, tmp_path / f"{n}.git") for n in ("a", "b", "c")]
+        with ThreadPoolExecutor(3) as pool:
+            futures = [
+                pool.submit(write_commits, clone.path, name, 6, url)
+                for clone, name in zip(clones, ("a", "b", "c"), strict=True)
+            ]
+            for future in futures:
+                future.result()
+    members = tomllib.loads(origin.read(LEDGER).decode())["members"]
+    assert sorted(members) == sorted(f"{w}-{n}" for w in "abc" for n in range(6))
+    assert len(_linear_history(origin)) == 1 + 18
