@@ -8,6 +8,9 @@ import pytest
 
 from reconciler.state import StateRepo
 
+# The loopback Kubernetes API (or a real cluster via RISE_TEST_KUBECONFIG): kube_api, kube_target.
+pytest_plugins = ["tests.support.kubeapi.fixtures"]
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
