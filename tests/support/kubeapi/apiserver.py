@@ -502,6 +502,20 @@ class ApiServer:
             manager="kube-controller-manager",
         )
 
+    def _record_update(
+        self, t: _Target, request: Request, live: _Obj | None, obj: _Obj
+    ) -> None:
+        """Record this non-apply write in managedFields, as an Update by its manager."""
+        entries = ssa.record_update(
+            live,
+            obj,
+            schema.for_kind(t.res.kind),
+            manager=self._manager(request),
+            api_version=t.res.api_version,
+            now=self.now(),
+        )
+        ssa.write_entries(obj, entries)
+
     def _strip_status(self, t: _Target, obj: _Obj, old: _Obj | None) -> None:
         """Writes to the main resource do not change status where status is a subresource."""
         if not t.res.has_status:
@@ -523,15 +537,7 @@ class ApiServer:
         self._strip_status(t, obj, None)
         self._new_metadata(t, obj)
         self._finish(t, obj, None)
-        entries = ssa.record_update(
-            None,
-            obj,
-            schema.for_kind(t.res.kind),
-            manager=self._manager(request),
-            api_version=t.res.api_version,
-            now=self.now(),
-        )
-        ssa.write_entries(obj, entries)
+        self._record_update(t, request, None, obj)
         out = self._commit(t, obj, None, dry_run=request.dry_run)
         return Response(201, out, _warning_headers(warnings), wrote=not request.dry_run)
 
@@ -642,15 +648,7 @@ class ApiServer:
         meta.pop("managedFields", None)
         self._strip_status(t, obj, live)
         self._finish(t, obj, live)
-        entries = ssa.record_update(
-            live,
-            obj,
-            schema.for_kind(t.res.kind),
-            manager=self._manager(request),
-            api_version=t.res.api_version,
-            now=self.now(),
-        )
-        ssa.write_entries(obj, entries)
+        self._record_update(t, request, live, obj)
         headers = _warning_headers(warnings)
         if _same_object(obj, live):
             return Response(200, live, headers)
