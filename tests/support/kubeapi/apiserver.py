@@ -502,9 +502,7 @@ class ApiServer:
             manager="kube-controller-manager",
         )
 
-    def _record_update(
-        self, t: _Target, request: Request, live: _Obj | None, obj: _Obj
-    ) -> None:
+    def _record_update(self, t: _Target, request: Request, live: _Obj | None, obj: _Obj) -> None:
         """Record this non-apply write in managedFields, as an Update by its manager."""
         entries = ssa.record_update(
             live,
