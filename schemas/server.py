@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from schemas.app import Quantity
 from schemas.base import FileModel
 from schemas.names import Name
 
@@ -68,13 +69,69 @@ class KubernetesConfig(FileModel):
     namespace_format: str = "rise-{project}"
     ingress_class: str | None = None
     ingress_annotations: dict[str, str] = Field(default_factory=dict)
-    tls_secret: str | None = None
+    tls_secret: str | None = Field(
+        default=None, description="TLS secret of every Ingress; may contain {project}"
+    )
+    version: str | None = Field(
+        default=None,
+        description="Kubernetes version manifests are validated against, e.g. '1.30' "
+        "(default: the newest the kubernetes-validate package knows)",
+    )
+    forward_auth_url: str | None = Field(
+        default=None,
+        description="endpoint that checks access to private projects "
+        "(default: public_url + '/auth/ingress'); rise appends ?project=<name>",
+    )
+    forward_auth_annotations: dict[str, str] = Field(
+        default_factory=lambda: {"nginx.ingress.kubernetes.io/auth-url": "{auth_url}"},
+        description="Ingress annotations of private projects; {auth_url} is replaced",
+    )
+    ingress_namespace: str | None = Field(
+        default=None,
+        description="namespace of the ingress controller; when set, NetworkPolicies admit "
+        "app traffic only from it",
+    )
+    default_cpu: Quantity = Field(
+        default="100m", description="CPU request when .rise.toml has none"
+    )
+    default_memory: Quantity = Field(
+        default="128Mi", description="memory request and limit when .rise.toml has none"
+    )
+    image_pull_username: str | None = Field(
+        default=None, description="user of the image pull secret rendered into every namespace"
+    )
+    image_pull_password_env: str | None = Field(
+        default=None, description="environment variable holding the image pull password"
+    )
+    request_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="seconds the reconciler waits for one API request"
+    )
+    list_page_size: int = Field(
+        default=500, ge=1, le=10_000, description="objects per page of the reconciler's LISTs"
+    )
+    leader_election: bool = Field(
+        default=True, description="hold a coordination.k8s.io Lease so one replica reconciles"
+    )
+    lease_namespace: str = Field(default="default", description="namespace of the Lease")
+    lease_name: str = "rise-reconciler"
+    lease_seconds: int = Field(
+        default=15, ge=2, le=300, description="how long a Lease holder may go without renewing"
+    )
 
 
 class RuntimeConfig(FileModel):
     kind: Literal["kubernetes", "docker", "rendered"] = "rendered"
     rendered_branch: str = "rendered"
     resync_seconds: int = Field(default=300, ge=5)
+    workers: int = Field(
+        default=4, ge=1, le=64, description="projects the reconciler works on at the same time"
+    )
+    retry_max_seconds: int = Field(
+        default=300, ge=1, description="cap of the exponential backoff of a failing project"
+    )
+    rollout_poll_seconds: float = Field(
+        default=2.0, gt=0, le=300, description="how often a rollout under way is looked at"
+    )
 
 
 class WebhookConfig(FileModel):
@@ -96,3 +153,8 @@ class ServerConfig(FileModel):
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
+    secrets_key_file: str | None = Field(
+        default=None,
+        description="file holding the AES-256 key of secret env values (base64); "
+        "default DATA_DIR/secrets.key, created on first start",
+    )

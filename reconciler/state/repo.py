@@ -25,9 +25,19 @@ import pygit2
 
 from reconciler.state import layout
 from reconciler.state.edit import Edit
-from reconciler.state.snapshot import ParseCache, Snapshot, read_snapshot
+from reconciler.state.snapshot import (
+    ParseCache,
+    ProjectState,
+    Snapshot,
+    read_project,
+    read_snapshot,
+)
 
 COMMITTER = ("rise", "rise@localhost")
+
+# libgit2 caches parsed trees only up to 4 KiB by default; the projects/ tree of a
+# 10,000-project repo is ~350 KiB and would be re-parsed on every path lookup.
+pygit2.settings.cache_object_limit(pygit2.GIT_OBJECT_TREE, 1 << 22)
 _PARSE_CACHE_LIMIT = 200_000
 _LISTINGS_KEPT = 4
 
@@ -176,6 +186,10 @@ class StateRepo:
         if len(self._parse_cache) > _PARSE_CACHE_LIMIT:
             self._parse_cache.clear()
         return read_snapshot(self.git, self.resolve(ref), self._parse_cache)
+
+    def project(self, name: str, ref: str | None = None) -> ProjectState | None:
+        """One project at ``ref`` (validated like a snapshot), or None when there is none."""
+        return read_project(self.git, self.resolve(ref), name, self._parse_cache)
 
     def read(self, path: str, ref: str | None = None) -> bytes | None:
         return Edit(self.git, self.resolve(ref).tree).read(path)

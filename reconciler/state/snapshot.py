@@ -170,6 +170,28 @@ def _read_teams(repo: pygit2.Repository, reader: _Reader, tree: Any, snap: Snaps
                 snap.problems.extend(exc.problems)
 
 
+def read_project(
+    repo: pygit2.Repository, commit: pygit2.Commit, name: str, cache: ParseCache | None = None
+) -> ProjectState | None:
+    """One project at ``commit``, validated as a snapshot would; None when it does not exist.
+
+    Reads only this project's files, so it costs the same in a repo of 10,000 projects.
+    """
+    try:
+        entry = commit.tree[f"{layout.PROJECTS}/{name}"]
+    except (KeyError, ValueError):
+        return None
+    reader = _Reader(repo, cache)
+    state = _read_project(repo, reader, entry)
+    try:
+        accounts = commit.tree[f"{layout.SERVICE_ACCOUNTS}/{name}"]
+    except (KeyError, ValueError):
+        accounts = None
+    if accounts is not None and accounts.type == pygit2.GIT_OBJECT_TREE:
+        _read_accounts(repo, reader, accounts, state)
+    return state
+
+
 def _read_service_accounts(
     repo: pygit2.Repository, reader: _Reader, tree: Any, snap: Snapshot
 ) -> None:
@@ -177,20 +199,24 @@ def _read_service_accounts(
         base = f"{layout.SERVICE_ACCOUNTS}/{folder.name}"
         owner = snap.projects.get(folder.name)
         if owner is None or folder.type != pygit2.GIT_OBJECT_TREE:
-            snap.problems.append(
-                Problem(
-                    base, f"no project {folder.name!r}{did_you_mean(folder.name, snap.projects)}"
-                )
-            )
+            hint = did_you_mean(folder.name, snap.projects)
+            snap.problems.append(Problem(base, f"no project {folder.name!r}{hint}"))
             continue
-        for item in repo[folder.id]:
-            path = f"{base}/{item.name}"
-            account, dot, ext = item.name.rpartition(".")
-            problem = name_problem(account, "service account name")
-            if not dot or ext != "toml" or problem:
-                owner.problems.append(Problem(path, problem or "expected <name>.toml"))
-                continue
-            try:
-                owner.service_accounts[account] = reader.parse(item.id, ServiceAccountFile, path)
-            except SchemaError as exc:
-                owner.problems.extend(exc.problems)
+        _read_accounts(repo, reader, repo[folder.id], owner)
+
+
+def _read_accounts(
+    repo: pygit2.Repository, reader: _Reader, folder: Any, owner: ProjectState
+) -> None:
+    base = f"{layout.SERVICE_ACCOUNTS}/{owner.name}"
+    for item in folder:
+        path = f"{base}/{item.name}"
+        account, dot, ext = item.name.rpartition(".")
+        problem = name_problem(account, "service account name")
+        if not dot or ext != "toml" or problem:
+            owner.problems.append(Problem(path, problem or "expected <name>.toml"))
+            continue
+        try:
+            owner.service_accounts[account] = reader.parse(item.id, ServiceAccountFile, path)
+        except SchemaError as exc:
+            owner.problems.extend(exc.problems)

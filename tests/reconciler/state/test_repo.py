@@ -321,3 +321,25 @@ def test_remote_over_smart_http_with_credentials(tmp_path: Path) -> None:
     members = tomllib.loads(origin.read(LEDGER).decode())["members"]
     assert sorted(members) == sorted(f"{w}-{n}" for w in "abc" for n in range(6))
     assert len(_linear_history(origin)) == 1 + 18
+
+
+def test_one_project_reads_like_a_snapshot(example_repo: StateRepo) -> None:
+    whole = example_repo.snapshot().projects["my-first-app"]
+    alone = example_repo.project("my-first-app")
+    assert alone == whole
+    assert example_repo.project("nope") is None
+    assert example_repo.project("../x") is None
+
+    def mismatch(edit: Edit) -> str:
+        edit.write("projects/docs-site/.rise.toml", 'project = "other"\n')
+        edit.write(
+            "service-accounts/docs-site/ci.toml",
+            'issuer = "https://token.actions.githubusercontent.com"\n[claims]\nrepo = "a/b"\n',
+        )
+        return "mismatch"
+
+    example_repo.commit(mismatch, Author("a"))
+    docs = example_repo.project("docs-site")
+    assert not docs.valid
+    assert "does not match the folder name" in docs.problems[0].message
+    assert set(docs.service_accounts) == {"ci"}
