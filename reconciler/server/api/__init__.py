@@ -1,0 +1,1 @@
+"""One module per API resource; each exposes ``routes(ctx)``."""

@@ -1,0 +1,334 @@
+"""``/api/v1/projects/{project}/deployments``: deploy, list, show, stop, roll back.
+
+A deployment is a commit of ``projects/<name>/deployment.toml`` (plus the app's
+``.rise.toml`` when given); the list is that file's git history, with status from the
+reconciler. Rollback is a new deployment restoring an earlier one's image and config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import TypeAdapter, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from reconciler.server.api._access import editable_project, visible_project
+from reconciler.server.api._http import blocking, caller, path_name, read_body, respond
+from reconciler.server.api._views import deployment_info
+from reconciler.server.authz import Access, Principal
+from reconciler.server.context import ServerContext
+from reconciler.server.errors import ApiError, from_schema_error, not_found
+from reconciler.server.openapi import ApiRoute, Operation
+from reconciler.server.store import dump_toml, read_model, write_model
+from reconciler.state import Edit
+from reconciler.state.layout import project_file
+from schemas import AppConfig, DeploymentFile, ProjectFile, SchemaError, load_toml, parse_model
+from schemas.api import DeploymentCreate, DeploymentInfo
+from schemas.deployment import DeploymentId
+
+_TAG = "deployments"
+_DEFAULT_LIMIT, _MAX_LIMIT = 50, 1000
+_DEPLOYMENT_ID: TypeAdapter[str] = TypeAdapter(DeploymentId)
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """One deployment as found in history: its latest content and the commit that made it."""
+
+    deployment: DeploymentFile
+    commit: str
+
+
+def routes(ctx: ServerContext) -> list[BaseRoute]:
+    async def create_deployment(request: Request) -> Response:
+        name = path_name(request, "project", "project name")
+        principal = await caller(request, ctx)
+        body = await read_body(request, DeploymentCreate)
+        return await _deploy(ctx, principal, name, body)
+
+    async def rollback_deployment(request: Request) -> Response:
+        name = path_name(request, "project", "project name")
+        principal = await caller(request, ctx)
+        body = DeploymentCreate.model_validate({"from": _deployment_id(request)})
+        return await _deploy(ctx, principal, name, body)
+
+    async def list_deployments(request: Request) -> Response:
+        name = path_name(request, "project", "project name")
+        principal = await caller(request, ctx)
+        state = await blocking(visible_project, ctx.store, principal, name)
+        limit = _limit(request.query_params.get("limit"))
+        recorded = await blocking(_history, ctx, name, limit)
+        rows = [
+            deployment_info(ctx, name, r.deployment, state.deployment, r.commit) for r in recorded
+        ]
+        return respond(rows)
+
+    async def show_deployment(request: Request) -> Response:
+        name = path_name(request, "project", "project name")
+        wanted = _deployment_id(request)
+        principal = await caller(request, ctx)
+        state = await blocking(visible_project, ctx.store, principal, name)
+        found = await blocking(_find, ctx, name, wanted)
+        return respond(deployment_info(ctx, name, found.deployment, state.deployment, found.commit))
+
+    async def stop_deployment(request: Request) -> Response:
+        name = path_name(request, "project", "project name")
+        principal = await caller(request, ctx)
+        stopped: list[DeploymentFile] = []
+
+        def change(edit: Edit) -> str | None:
+            stopped.clear()
+            editable_project(edit, principal, name)
+            current = read_model(edit, project_file(name, "deployment.toml"), DeploymentFile)
+            if current is None:
+                raise ApiError(
+                    409,
+                    "not_deployed",
+                    f"project {name!r} has no deployment to stop",
+                    "deploy it first with 'rise deploy'",
+                )
+            new = current.model_copy(update={"state": "stopped"})
+            stopped.append(new)
+            if current.state == "stopped":
+                return None
+            write_model(edit, project_file(name, "deployment.toml"), new)
+            return f"stop {name} {current.id}"
+
+        result = await blocking(ctx.store.commit, change, principal.username)
+        if result.commit:
+            ctx.signal(f"stop {name} by {principal.username}", {name})
+        return respond(deployment_info(ctx, name, stopped[-1], stopped[-1], result.commit))
+
+    base = "/api/v1/projects/{project}/deployments"
+    return [
+        ApiRoute(
+            base,
+            create_deployment,
+            "POST",
+            Operation(
+                "Deploy an image (pinned by digest), or redeploy an earlier deployment ('from')",
+                body=DeploymentCreate,
+                response=DeploymentInfo,
+                status=201,
+                errors=(403, 404, 409),
+                tag=_TAG,
+            ),
+        ),
+        ApiRoute(
+            base,
+            list_deployments,
+            "GET",
+            Operation(
+                "Deployment history, newest first, with live status",
+                response=DeploymentInfo,
+                many=True,
+                query={"limit": f"history entries to read (default {_DEFAULT_LIMIT})"},
+                errors=(404,),
+                tag=_TAG,
+            ),
+        ),
+        ApiRoute(
+            f"{base}/stop",
+            stop_deployment,
+            "POST",
+            Operation(
+                "Stop the project's app (state = stopped)",
+                response=DeploymentInfo,
+                errors=(403, 404, 409),
+                tag=_TAG,
+            ),
+        ),
+        ApiRoute(
+            f"{base}/{{deployment}}",
+            show_deployment,
+            "GET",
+            Operation("Show one deployment", response=DeploymentInfo, errors=(404,), tag=_TAG),
+        ),
+        ApiRoute(
+            f"{base}/{{deployment}}/rollback",
+            rollback_deployment,
+            "POST",
+            Operation(
+                "Redeploy an earlier deployment as a new one",
+                response=DeploymentInfo,
+                status=201,
+                errors=(403, 404, 409),
+                tag=_TAG,
+            ),
+        ),
+    ]
+
+
+async def _deploy(
+    ctx: ServerContext, principal: Principal, name: str, body: DeploymentCreate
+) -> Response:
+    if (body.image is None) == (body.from_ is None):
+        raise ApiError(
+            400,
+            "invalid_body",
+            "give either 'image' (pinned by digest) or 'from' (an earlier deployment id)",
+            "rise deploy --image IMAGE@sha256:..., or rise deploy --from 20261122-153012-ab12",
+        )
+    app = _app_config(name, body.app_config)
+    # Check access before reading history: it must not reveal anything of a private project.
+    await blocking(visible_project, ctx.store, principal, name, Access.CHANGE)
+    source = await blocking(_find, ctx, name, body.from_) if body.from_ else None
+    if app is None and source is not None:
+        app = await blocking(_app_at, ctx, name, source.commit)
+    deployment = _new_deployment(ctx, principal, body, source)
+
+    def change(edit: Edit) -> str:
+        project = editable_project(edit, principal, name)
+        _check_policy(name, project, deployment, app)
+        effective = app or read_model(edit, project_file(name, ".rise.toml"), AppConfig)
+        _check_environment(deployment.environment, effective)
+        write_model(edit, project_file(name, "deployment.toml"), deployment)
+        if app is not None:
+            edit.write(project_file(name, ".rise.toml"), _app_toml(name, app))
+        if deployment.rollback_of:
+            return f"rollback {name} to {deployment.rollback_of} as {deployment.id}"
+        return f"deploy {name} {deployment.id} ({deployment.image})"
+
+    result = await blocking(ctx.store.commit, change, principal.username)
+    ctx.signal(f"deploy {name} {deployment.id} by {principal.username}", {name})
+    return respond(deployment_info(ctx, name, deployment, deployment, result.commit), 201)
+
+
+def _new_deployment(
+    ctx: ServerContext, principal: Principal, body: DeploymentCreate, source: _Recorded | None
+) -> DeploymentFile:
+    base = source.deployment if source else None
+    return DeploymentFile(
+        id=ctx.ids.new(),
+        image=body.image or (base.image if base else ""),
+        group=body.group or (base.group if base else "default"),
+        state="running",
+        replicas=body.replicas if body.replicas is not None else (base.replicas if base else None),
+        environment=body.environment or (base.environment if base else None),
+        created_by=f"{principal.kind}:{principal.username}",
+        created_at=ctx.now(),
+        rollback_of=base.id if base else None,
+    )
+
+
+def _app_config(name: str, raw: dict[str, object] | None) -> AppConfig | None:
+    if raw is None:
+        return None
+    try:
+        app = parse_model(raw, AppConfig, ".rise.toml")
+    except SchemaError as exc:
+        raise from_schema_error(exc, "fix the app's .rise.toml (see docs/rise-toml.md)") from None
+    if app.project is not None and app.project != name:
+        raise ApiError(
+            400,
+            "project_mismatch",
+            f".rise.toml says project = {app.project!r}, but this deploys {name!r}",
+            "deploy from the app's folder, or fix 'project' in its .rise.toml",
+        )
+    return app
+
+
+def _app_at(ctx: ServerContext, name: str, commit: str) -> AppConfig | None:
+    """The app config a rollback restores: the .rise.toml of the deployment's commit."""
+    path = project_file(name, ".rise.toml")
+    data = ctx.store.repo.read(path, commit)
+    try:
+        return load_toml(data, AppConfig, path) if data is not None else None
+    except SchemaError:
+        return None  # that version was invalid; keep the current one
+
+
+def _app_toml(name: str, app: AppConfig) -> str:
+    data = app.model_dump(mode="python", exclude_unset=True, exclude_none=True)
+    data.pop("project", None)
+    return dump_toml({"project": name, **data})
+
+
+def _check_policy(
+    name: str, project: ProjectFile, deployment: DeploymentFile, app: AppConfig | None
+) -> None:
+    if project.settings.review == "required":
+        raise ApiError(
+            409,
+            "review_required",
+            f"project {name!r} requires a review for every deployment, and this server does "
+            "not take reviews yet",
+            "set the project's review policy to 'optional' to deploy directly",
+        )
+    cap = project.settings.max_replicas
+    wanted = [deployment.replicas, app.deploy.replicas if app else None]
+    too_many = max((n for n in wanted if n is not None), default=0)
+    if too_many > cap:
+        raise ApiError(
+            400,
+            "too_many_replicas",
+            f"{too_many} replicas is more than project {name!r} allows ({cap})",
+            "ask an admin to raise the project's max_replicas setting",
+        )
+
+
+def _check_environment(environment: str | None, app: AppConfig | None) -> None:
+    if environment is None:
+        return
+    try:
+        (app or AppConfig()).for_environment(environment)
+    except KeyError as exc:
+        raise ApiError(
+            400,
+            "unknown_environment",
+            str(exc.args[0]),
+            "define [environments.<name>] in .rise.toml, or leave out the environment",
+        ) from None
+
+
+def _history(ctx: ServerContext, name: str, limit: int | None) -> list[_Recorded]:
+    """Deployments newest first: each with its latest content and the commit that created it."""
+    path = project_file(name, "deployment.toml")
+    found: dict[str, _Recorded] = {}
+    for entry in ctx.store.repo.history(path, limit=limit):
+        if entry.data is None:
+            continue
+        try:
+            deployment = load_toml(entry.data, DeploymentFile, path)
+        except SchemaError:
+            continue  # an invalid version in history: nothing a user can redeploy
+        latest = found.get(deployment.id)
+        found[deployment.id] = _Recorded(latest.deployment if latest else deployment, entry.commit)
+    return list(found.values())
+
+
+def _find(ctx: ServerContext, name: str, wanted: str) -> _Recorded:
+    for recorded in _history(ctx, name, None):
+        if recorded.deployment.id == wanted:
+            return recorded
+    raise not_found(
+        "deployment", wanted, f"list the deployments of {name!r} with 'rise deployment list'"
+    )
+
+
+def _deployment_id(request: Request) -> str:
+    value = str(request.path_params["deployment"])
+    try:
+        return _DEPLOYMENT_ID.validate_python(value)
+    except ValidationError:
+        raise ApiError(
+            400,
+            "invalid_deployment_id",
+            f"deployment id {value!r} must look like '20261122-153012-ab12'",
+            "list the deployments with 'rise deployment list'",
+        ) from None
+
+
+def _limit(text: str | None) -> int:
+    if text is None:
+        return _DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= _MAX_LIMIT:
+        raise ApiError(
+            400,
+            "invalid_query",
+            f"limit must be a number from 1 to {_MAX_LIMIT}",
+            "e.g. ?limit=20",
+        )
+    return int(text)

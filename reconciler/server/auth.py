@@ -1,0 +1,109 @@
+"""Who is calling: a rise access token (Bearer), or HTTP Basic for docker/buildah logins.
+
+Basic accepts ``username:password`` of a local user and ``username:<rise access token>``
+(what ``docker login`` sends when given a token as password). ``authenticate`` answers None
+for any failure, which is what the registry's token endpoint wants; ``identify`` raises a 401
+that says why, which is what the API wants.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from reconciler.server.authz import Principal
+from reconciler.server.errors import ApiError
+from reconciler.server.tokens import Kind, TokenError, TokenService
+from reconciler.server.users import LockedOut, UserStore
+
+_LOGIN_HINT = "log in with 'rise login' and send the token as 'Authorization: Bearer <token>'"
+
+
+class Authenticator:
+    def __init__(self, tokens: TokenService, users: UserStore, admins: Iterable[str]):
+        self._tokens = tokens
+        self._users = users
+        self._admins = frozenset(admins)
+
+    def principal(self, username: str, kind: Kind = "user") -> Principal:
+        """The caller as authorization sees them, with admin rights looked up now."""
+        if kind != "user":
+            return Principal(username, False, kind)
+        user = self._users.get(username)
+        return Principal(username, username in self._admins or bool(user and user.is_admin))
+
+    async def authenticate(self, request: Request) -> Principal | None:
+        try:
+            return await self.identify(request)
+        except ApiError:
+            return None
+
+    async def identify(self, request: Request) -> Principal:
+        """The caller, or a 401 saying what was wrong with the credentials."""
+        cached = getattr(request.state, "principal", None)
+        if cached is not None:
+            return cached
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        scheme = scheme.lower()
+        if scheme == "bearer":
+            principal = self._from_token(value.strip())
+        elif scheme == "basic":
+            principal = await self._from_basic(value.strip())
+        else:
+            raise _unauthorized("authentication required")
+        request.state.principal = principal
+        request.state.user = principal.username
+        return principal
+
+    def _from_token(self, token: str) -> Principal:
+        try:
+            verified = self._tokens.verify_access(token)
+        except TokenError as exc:
+            raise _unauthorized(str(exc)) from None
+        return self.principal(verified.subject, verified.kind)
+
+    async def _from_basic(self, value: str) -> Principal:
+        try:
+            username, sep, secret = base64.b64decode(value, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise _unauthorized("malformed Basic credentials") from None
+        if not sep or not username:
+            raise _unauthorized("Basic credentials must be 'username:password'")
+        if secret.count(".") == 2:  # a JWT given as the password
+            principal = self._from_token(secret)
+            if principal.username != username:
+                raise _unauthorized("the token belongs to another user")
+            return principal
+        try:
+            user = await run_in_threadpool(self._users.verify, username, secret)
+        except LockedOut as exc:
+            raise ApiError(
+                429,
+                "locked_out",
+                str(exc),
+                "wait, or ask an admin to reset the password",
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
+        if user is None:
+            raise _unauthorized("wrong username or password")
+        return self.principal(user.username)
+
+
+async def authenticate(request: Request) -> Principal | None:
+    """The caller of ``request`` to this rise server, or None (for the registry routes)."""
+    authenticator: Authenticator = request.app.state.authenticator
+    return await authenticator.authenticate(request)
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(
+        401,
+        "unauthorized",
+        message,
+        _LOGIN_HINT,
+        headers={"WWW-Authenticate": 'Bearer realm="rise"'},
+    )

@@ -1,0 +1,114 @@
+"""Who may see, change and deploy what (SPEC §6).
+
+- A project is owned by one user or one team. The owner user, the team's owners and members,
+  and admins may change and deploy it; anyone logged in may read a public project.
+- A private project the caller may not read does not exist for them: callers answer 404 with
+  the same body as for a missing project, so names never leak.
+- Admins (``[auth] admins`` or the first admin of the local user store) skip every check.
+
+Functions take a team lookup rather than a snapshot so a write can decide against the very
+tree it commits on (inside the change function), not against an older read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Literal
+
+from reconciler.server.errors import ApiError
+from reconciler.state import Snapshot
+from schemas import Owner, ProjectFile, TeamFile
+from schemas.errors import suggest
+
+TeamLookup = Callable[[str], TeamFile | None]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller."""
+
+    username: str
+    is_admin: bool = False
+    kind: Literal["user", "service-account"] = "user"
+
+
+class Access(IntEnum):
+    NONE = 0
+    READ = 1
+    CHANGE = 2
+
+
+def project_access(principal: Principal, project: ProjectFile, team: TeamLookup) -> Access:
+    if principal.is_admin or _owns(principal, project.owner, team):
+        return Access.CHANGE
+    return Access.READ if project.visibility == "public" else Access.NONE
+
+
+def project_actions(snapshot: Snapshot, user: Principal, project: str) -> set[str]:
+    """Registry actions on ``project``'s images: ``push`` = may deploy, ``pull`` = may read."""
+    state = snapshot.projects.get(project)
+    if state is None or state.project is None:
+        return set()
+    access = project_access(user, state.project, snapshot.teams.get)
+    return {Access.NONE: set(), Access.READ: {"pull"}, Access.CHANGE: {"pull", "push"}}[access]
+
+
+def may_manage_team(principal: Principal, team: TeamFile) -> bool:
+    return principal.is_admin or principal.username in team.owners
+
+
+def may_see_team(principal: Principal, team: TeamFile) -> bool:
+    return principal.is_admin or team.includes(principal.username)
+
+
+def usable_teams(principal: Principal, teams: Iterable[str], team: TeamLookup) -> list[str]:
+    """The teams ``principal`` may give projects to."""
+    out = []
+    for name in teams:
+        found = team(name)
+        if found is not None and (principal.is_admin or found.includes(principal.username)):
+            out.append(name)
+    return sorted(out)
+
+
+def check_owner(principal: Principal, owner: Owner, teams: Iterable[str], team: TeamLookup) -> None:
+    """Raise the transcript's refusal unless ``principal`` may make ``owner`` own a project.
+
+    A team that does not exist and a team the caller is not in get the same message, and the
+    close match is chosen only among teams the caller may use.
+    """
+    if owner.kind == "user":
+        if principal.is_admin or owner.name == principal.username:
+            return
+        raise ApiError(
+            403,
+            "owner_refused",
+            f"You may not create projects for user '{owner.name}'; use "
+            f"user:{principal.username} or a team you belong to.",
+            "admins may assign projects to any user",
+        )
+    found = team(owner.name)
+    if found is not None and (principal.is_admin or found.includes(principal.username)):
+        return
+    allowed = usable_teams(principal, teams, team)
+    match = suggest(owner.name, allowed)
+    raise ApiError(
+        403,
+        "owner_refused",
+        f"Team '{owner.name}' does not exist or you do not have permission to create projects "
+        f"for it.{f' Did you mean {match!r}?' if match else ''}",
+        f"teams you may use: {', '.join(allowed)}"
+        if allowed
+        else "create a team with 'rise team create' or ask a team owner to add you",
+    )
+
+
+def _owns(principal: Principal, owner: str, team: TeamLookup) -> bool:
+    # ``owner`` was validated when its file was read: "user:<name>" or "team:<name>".
+    kind, _, name = owner.partition(":")
+    if kind == "user":
+        return name == principal.username
+    found = team(name)
+    return found is not None and found.includes(principal.username)

@@ -1,0 +1,200 @@
+"""Everything a running server depends on, built once from its configuration.
+
+The data dir holds what must never go to git::
+
+    DATA_DIR/state.git        the local bare state repository (unless [state] path/url)
+    DATA_DIR/state-cache.git  the clone of a remote state repository ([state] url)
+    DATA_DIR/keys/            JWT signing keys (0600)
+    DATA_DIR/secrets.key      AES-256 key of secret env values (0600)
+    DATA_DIR/users.json       local users and scrypt hashes (0600)
+    DATA_DIR/admin-password   the generated first admin password, when none was given
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.ids import DeploymentIds
+from reconciler.secrets import SecretBox
+from reconciler.server.auth import Authenticator
+from reconciler.server.metrics import Metrics
+from reconciler.server.store import Store
+from reconciler.server.tokens import TokenService
+from reconciler.server.users import UserStore
+from reconciler.state import Remote, StateError, StateRepo
+from reconciler.status import Controller, IdleController
+from schemas import ServerConfig
+from schemas.api import MIN_PASSWORD_LENGTH
+
+log = logging.getLogger("rise.server")
+
+Clock = Callable[[], datetime]
+ADMIN_PASSWORD_VARIABLE = "RISE_ADMIN_PASSWORD"
+WEBHOOK_SECRET_VARIABLE = "RISE_WEBHOOK_SECRET"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StartupError(RuntimeError):
+    """The server cannot start as configured; the message says what to change."""
+
+
+@dataclass
+class ServerContext:
+    config: ServerConfig
+    store: Store
+    users: UserStore
+    tokens: TokenService
+    authenticator: Authenticator
+    secrets: SecretBox
+    controller: Controller
+    metrics: Metrics
+    ids: DeploymentIds
+    clock: Clock
+    webhook_secret: str | None
+
+    def app_url(self, project: str) -> str:
+        return self.config.app_url_template.format(project=project)
+
+    def now(self) -> datetime:
+        """The time written into files: UTC, whole seconds (as people write it in TOML)."""
+        return self.clock().astimezone(UTC).replace(microsecond=0)
+
+    def signal(self, reason: str, projects: set[str] | None = None) -> None:
+        """Ask the reconciler for a reconcile soon (counted on /metrics)."""
+        self.metrics.count_signal()
+        self.controller.signal(reason, projects)
+
+
+def build_context(
+    config: ServerConfig,
+    environ: Mapping[str, str] | None = None,
+    *,
+    controller: Controller | None = None,
+    clock: Clock = _utcnow,
+) -> ServerContext:
+    """Open (or create) everything under the data dir; ``controller`` overrides the loop."""
+    env = os.environ if environ is None else environ
+    data = Path(config.data_dir)
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    metrics = Metrics()
+    repo = open_state_repo(config, env)
+    local = config.auth.local
+    users = UserStore(
+        data / "users.json",
+        lockout_after=local.lockout_after,
+        lockout_seconds=local.lockout_seconds,
+        clock=clock,
+    )
+    if local.enabled:
+        bootstrap_admin(users, local.admin_user, env.get(ADMIN_PASSWORD_VARIABLE), data)
+    tokens = TokenService.from_directory(
+        data / "keys",
+        issuer=config.public_url or "rise",
+        access_ttl=config.auth.access_token_ttl,
+        refresh_ttl=config.auth.refresh_token_ttl,
+        clock=clock,
+    )
+    secrets_box = open_secrets(config)
+    return ServerContext(
+        config=config,
+        store=Store(repo, metrics),
+        users=users,
+        tokens=tokens,
+        authenticator=Authenticator(tokens, users, config.auth.admins),
+        secrets=secrets_box,
+        controller=controller or build_controller(config, repo, metrics, secrets_box),
+        metrics=metrics,
+        ids=DeploymentIds(clock),
+        clock=clock,
+        webhook_secret=env.get(config.webhooks.secret_env or WEBHOOK_SECRET_VARIABLE) or None,
+    )
+
+
+def open_state_repo(config: ServerConfig, environ: Mapping[str, str]) -> StateRepo:
+    """The configured state repo: a remote's clone, an existing path, or a new bare repo."""
+    data = Path(config.data_dir)
+    state = config.state
+    try:
+        if state.url:
+            password = environ.get(state.password_env) if state.password_env else None
+            if state.password_env and password is None:
+                raise StartupError(
+                    f"[state] password_env names {state.password_env}, which is not set"
+                )
+            remote = Remote(state.url, state.username, password)
+            return StateRepo.clone(remote, data / "state-cache.git", state.branch)
+        path = Path(state.path) if state.path else data / "state.git"
+        if not path.exists():
+            log.info("creating the state repository", extra={"path": str(path)})
+            return StateRepo.init(path, branch=state.branch)
+        return StateRepo(path, branch=state.branch)
+    except StateError as exc:
+        raise StartupError(f"cannot open the state repository: {exc}") from None
+
+
+def open_secrets(config: ServerConfig) -> SecretBox:
+    """The key of secret env values: the configured file, or DATA_DIR/secrets.key (created)."""
+    if config.secrets_key_file is None:
+        return SecretBox.from_file(Path(config.data_dir) / "secrets.key", create=True)
+    try:
+        return SecretBox.from_file(config.secrets_key_file)
+    except (OSError, ValueError) as exc:
+        raise StartupError(
+            f"secrets_key_file {config.secrets_key_file}: {exc}; it must hold the base64 of a "
+            "32-byte key (remove the setting to have one created in the data dir)"
+        ) from None
+
+
+def bootstrap_admin(users: UserStore, admin: str, password: str | None, data: Path) -> None:
+    """Create the first admin from ``RISE_ADMIN_PASSWORD``, or a generated password.
+
+    Only the first start creates it; later starts leave the user store alone.
+    """
+    if users.get(admin) is not None:
+        if password:
+            log.info("admin user exists; %s is used only to create it", ADMIN_PASSWORD_VARIABLE)
+        return
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise StartupError(
+            f"{ADMIN_PASSWORD_VARIABLE} must be at least {MIN_PASSWORD_LENGTH} characters long"
+        )
+    if password is None:
+        if not users.is_empty():
+            return
+        password = secrets.token_urlsafe(18)
+        target = data / "admin-password"
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(password + "\n")
+        log.warning(
+            "created admin user %r with a generated password; read it from %s",
+            admin,
+            target,
+        )
+    users.create(admin, password, is_admin=True)
+
+
+def build_controller(
+    config: ServerConfig,
+    repo: StateRepo,
+    metrics: Metrics | None = None,
+    secrets: SecretBox | None = None,
+) -> Controller:
+    """The reconcile loop for ``config.runtime``; this is where ``reconciler/loop.py`` plugs in
+    (``reconciler.loop.build_controller(config, repo, secrets, metrics)``).
+
+    Until it does, the server runs with an ``IdleController``: it records the reconciles the
+    server asks for (``rise_reconcile_signals_total`` on /metrics) and reports no status, so
+    projects show ``unknown`` (or ``stopped`` without a deployment). The loop reports each
+    finished reconcile with ``metrics.record_reconcile`` and decrypts with ``secrets``.
+    """
+    return IdleController()

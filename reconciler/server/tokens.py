@@ -1,0 +1,200 @@
+"""The server's own JWTs: short-lived access tokens and longer refresh tokens (ES256).
+
+Signing keys live in ``DATA_DIR/keys/`` (``jwt-<time>.pem``, mode 0600), created on first
+start. The newest key signs; every key in the folder verifies, so a key is rotated by adding
+a new file and removing the old one after the longest token lifetime. Public keys are served
+at ``/.well-known/jwks.json``.
+
+Every check is explicit: the header must name ``ES256`` and a kid we hold (``alg: none``, an
+HMAC algorithm or an unknown kid is refused before any signature check), then ``iss``,
+``aud``, ``exp``, ``nbf``, ``iat`` and ``sub``. Access and refresh tokens have different
+audiences, so one can never be used as the other.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
+from joserfc.jwt import JWTClaimsRegistry
+
+ALGORITHM = "ES256"
+ACCESS_AUDIENCE = "rise-api"
+REFRESH_AUDIENCE = "rise-refresh"
+LEEWAY_SECONDS = 30
+
+Clock = Callable[[], datetime]
+Kind = Literal["user", "service-account"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TokenError(ValueError):
+    """Why a token was refused, in words a person can act on."""
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    subject: str
+    kind: Kind
+    expires_at: int
+    password_version: int | None
+
+
+class TokenService:
+    def __init__(
+        self,
+        keys: list[ECKey],
+        *,
+        issuer: str,
+        access_ttl: int,
+        refresh_ttl: int,
+        clock: Clock = _utcnow,
+    ):
+        if not keys:
+            raise ValueError("at least one signing key is needed")
+        self._keys = {_kid(key): key for key in keys}
+        self._signer = keys[-1]
+        self.issuer = issuer
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+        self._clock = clock
+
+    @classmethod
+    def from_directory(cls, folder: str | Path, **options: Any) -> TokenService:
+        """Load every ``jwt-*.pem`` of ``folder`` (oldest first), creating one if none."""
+        directory = Path(folder)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        files = sorted(directory.glob("jwt-*.pem"))
+        if not files:
+            files = [_write_new_key(directory, options.get("clock", _utcnow)())]
+        keys = [ECKey.import_key(path.read_bytes()) for path in files]
+        return cls(keys, **options)
+
+    # -- issuing ---------------------------------------------------------------------------
+
+    def issue(
+        self, subject: str, kind: Kind = "user", password_version: int | None = None
+    ) -> TokenPair:
+        access = self._sign(subject, kind, ACCESS_AUDIENCE, self.access_ttl, None)
+        refresh = self._sign(subject, kind, REFRESH_AUDIENCE, self.refresh_ttl, password_version)
+        return TokenPair(access, self.access_ttl, refresh, self.refresh_ttl)
+
+    def _sign(
+        self, subject: str, kind: Kind, audience: str, ttl: int, password_version: int | None
+    ) -> str:
+        now = int(self._clock().timestamp())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl,
+            "jti": secrets.token_urlsafe(12),
+            "kind": kind,
+        }
+        if password_version is not None:
+            claims["pwv"] = password_version
+        header = {"alg": ALGORITHM, "kid": _kid(self._signer), "typ": "JWT"}
+        return jwt.encode(header, claims, self._signer, algorithms=[ALGORITHM])
+
+    # -- verifying -------------------------------------------------------------------------
+
+    def verify_access(self, token: str) -> VerifiedToken:
+        return self._verify(token, ACCESS_AUDIENCE)
+
+    def verify_refresh(self, token: str) -> VerifiedToken:
+        return self._verify(token, REFRESH_AUDIENCE)
+
+    def _verify(self, token: str, audience: str) -> VerifiedToken:
+        key = self._key_for(token)
+        try:
+            decoded = jwt.decode(token, key, algorithms=[ALGORITHM])
+        except (JoseError, ValueError) as exc:
+            raise TokenError(f"token signature or encoding is invalid ({exc})") from None
+        registry = JWTClaimsRegistry(
+            now=lambda: int(self._clock().timestamp()),
+            leeway=LEEWAY_SECONDS,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": audience},
+            sub={"essential": True},
+            exp={"essential": True},
+            iat={"essential": True},
+        )
+        claims = decoded.claims
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            raise TokenError(_claim_problem(exc, claims, audience)) from None
+        kind = claims.get("kind", "user")
+        if kind not in ("user", "service-account") or not isinstance(claims["sub"], str):
+            raise TokenError("token names no valid subject")
+        pwv = claims.get("pwv")
+        return VerifiedToken(
+            claims["sub"], kind, int(claims["exp"]), int(pwv) if pwv is not None else None
+        )
+
+    def _key_for(self, token: str) -> ECKey:
+        try:
+            header = jws.extract_compact(token.encode("ascii")).headers()
+        except (JoseError, ValueError, UnicodeError) as exc:
+            raise TokenError(f"not a JWT ({exc})") from None
+        if header.get("alg") != ALGORITHM:
+            raise TokenError(f"token algorithm {header.get('alg')!r} is not accepted")
+        key = self._keys.get(str(header.get("kid")))
+        if key is None:
+            raise TokenError("token was signed by a key this server does not know (kid)")
+        return key
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def jwks(self) -> dict[str, list[dict[str, Any]]]:
+        keys = []
+        for kid, key in self._keys.items():
+            public = key.as_dict(private=False)
+            keys.append({**public, "kid": kid, "use": "sig", "alg": ALGORITHM})
+        return {"keys": keys}
+
+
+def _kid(key: ECKey) -> str:
+    return key.thumbprint()
+
+
+def _claim_problem(exc: JoseError, claims: dict[str, Any], audience: str) -> str:
+    text = str(exc)
+    if "exp" in text and "expired" in text.lower():
+        return "token has expired; log in again (rise login)"
+    if "aud" in text:
+        kind = "refresh" if audience == REFRESH_AUDIENCE else "access"
+        return f"token is not a rise {kind} token (aud {claims.get('aud')!r})"
+    if "iss" in text:
+        return f"token was issued by {claims.get('iss')!r}, not by this server"
+    return f"token claims are invalid ({text})"
+
+
+def _write_new_key(directory: Path, now: datetime) -> Path:
+    key = ECKey.generate_key("P-256")
+    path = directory / f"jwt-{now.strftime('%Y%m%dT%H%M%S')}.pem"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key.as_pem(private=True))
+    return path

@@ -1,0 +1,81 @@
+"""What the server needs from the reconciler loop: a way to ask for a reconcile, and status.
+
+The server never decides whether an app is running: it asks the ``Controller``. Live status is
+never committed to git (SPEC §3); it is the controller's last result for each project.
+
+``IdleController`` is the stand-in used until the loop (``reconciler/loop.py``) plugs in
+through ``reconciler.server.context.build_controller``: it records the reconciles it was asked
+for and knows no status.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+StatusState = Literal["deploying", "running", "failed", "stopped", "unknown"]
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    """The reconciler's last word on one project."""
+
+    state: StatusState
+    reason: str | None
+    """Why, for a person: ``ImagePullBackOff: registry.rise.dev/web@sha256:… not found``."""
+    deployment_id: str | None
+    """The deployment this status is about (the one serving, or the one rolling out)."""
+    updated_at: datetime
+
+
+class Controller(Protocol):
+    """The reconciler loop as the server sees it."""
+
+    def signal(self, reason: str, projects: set[str] | None = None) -> None:
+        """Ask for a reconcile soon (``projects`` None: all). Never blocks."""
+
+    def status(self, project: str) -> ProjectStatus | None:
+        """The last status of ``project``, or None when the loop has not seen it yet."""
+
+    def start(self) -> None:
+        """Start reconciling in the background."""
+
+    def stop(self, timeout: float) -> None:
+        """Let the in-flight reconcile finish (up to ``timeout`` seconds), then stop."""
+
+
+@dataclass(frozen=True)
+class Signal:
+    reason: str
+    projects: frozenset[str] | None
+
+
+class IdleController:
+    """Records what it was asked to reconcile and reconciles nothing; knows no status."""
+
+    def __init__(self, keep: int = 1000):
+        self._lock = threading.Lock()
+        self._signals: deque[Signal] = deque(maxlen=keep)
+        self.running = False
+
+    def signal(self, reason: str, projects: set[str] | None = None) -> None:
+        with self._lock:
+            wanted = frozenset(projects) if projects is not None else None
+            self._signals.append(Signal(reason, wanted))
+
+    @property
+    def signals(self) -> list[Signal]:
+        with self._lock:
+            return list(self._signals)
+
+    def status(self, project: str) -> ProjectStatus | None:
+        return None
+
+    def start(self) -> None:
+        self.running = True
+
+    def stop(self, timeout: float) -> None:
+        self.running = False
