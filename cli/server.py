@@ -27,6 +27,11 @@ import click
     type=click.Choice(["kubernetes", "docker", "rendered"]),
     help="Where the reconciler applies apps (rendered).",
 )
+@click.option("--registry-url", help="The registry apps are pushed to (registry.rise.dev).")
+@click.option(
+    "--registry-service",
+    help="The service name the registry's token auth uses (rise-registry).",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -40,6 +45,8 @@ def server(
     port: int | None,
     public_url: str | None,
     runtime: str | None,
+    registry_url: str | None,
+    registry_service: str | None,
     log_level: str,
 ) -> None:
     """Run the rise server (API, auth, webhooks, reconciler).
@@ -66,6 +73,8 @@ def server(
         "port": port,
         "public_url": public_url,
         "runtime.kind": runtime,
+        "registry.url": registry_url,
+        "registry.service": registry_service,
     }
     try:
         config = load_config(config_file, os.environ, flags)

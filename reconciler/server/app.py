@@ -22,8 +22,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
+from reconciler.registry.http import registry_routes
 from reconciler.server import ingress_auth, openapi, webhooks
 from reconciler.server.api import auth, deployments, env, projects, reviews, teams
+from reconciler.server.auth import authenticate
+from reconciler.server.authz import project_actions
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import EXCEPTION_HANDLERS
 from reconciler.server.logs import RequestLog
@@ -40,9 +43,9 @@ SHUTDOWN_TIMEOUT = 30.0
 def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The ASGI app of the rise server.
 
-    ``extra_routes`` is the mount point for routes other modules serve on the same port — the
-    registry token endpoints of ``reconciler.registry.http.registry_routes`` go here, given
-    ``reconciler.server.auth.authenticate`` and ``reconciler.server.authz.project_actions``.
+    ``extra_routes`` is the mount point for routes other modules serve on the same port. The
+    registry's token and credentials endpoints are always mounted, deciding with this server's
+    ``authenticate`` and ``project_actions``.
     """
     refresher = webhooks.Refresher(ctx.store.repo, ctx.signal)
     version = _version()
@@ -58,6 +61,9 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
         *reviews.routes(ctx),
         *webhooks.routes(ctx, refresher),
         *ingress_auth.routes(ctx),
+        *registry_routes(
+            ctx.registry_issuer, ctx.registry, authenticate, project_actions, ctx.store.snapshot
+        ),
         *extra_routes,
     ]
 

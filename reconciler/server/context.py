@@ -5,6 +5,7 @@ The data dir holds what must never go to git::
     DATA_DIR/state.git        the local bare state repository (unless [state] path/url)
     DATA_DIR/state-cache.git  the clone of a remote state repository ([state] url)
     DATA_DIR/keys/            JWT signing keys (0600)
+    DATA_DIR/registry/        the registry token CA and signing key (0600)
     DATA_DIR/secrets.key      AES-256 key of secret env values (0600)
     DATA_DIR/users.json       local users and scrypt hashes (0600)
     DATA_DIR/admin-password   the generated first admin password, when none was given
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.ids import DeploymentIds
+from reconciler.registry import CredentialsProvider, TokenIssuer, provider_from_config
 from reconciler.secrets import SecretBox
 from reconciler.server.auth import Authenticator
 from reconciler.server.metrics import Metrics
@@ -60,6 +62,8 @@ class ServerContext:
     ids: DeploymentIds
     clock: Clock
     webhook_secret: str | None
+    registry_issuer: TokenIssuer
+    registry: CredentialsProvider
 
     def app_url(self, project: str) -> str:
         return self.config.app_url_template.format(project=project)
@@ -104,6 +108,7 @@ def build_context(
         clock=clock,
     )
     secrets_box = open_secrets(config)
+    registry_issuer = TokenIssuer.from_config(config.registry, data)
     return ServerContext(
         config=config,
         store=Store(repo, metrics),
@@ -116,6 +121,8 @@ def build_context(
         ids=DeploymentIds(clock),
         clock=clock,
         webhook_secret=env.get(config.webhooks.secret_env or WEBHOOK_SECRET_VARIABLE) or None,
+        registry_issuer=registry_issuer,
+        registry=provider_from_config(config.registry, registry_issuer),
     )
 
 

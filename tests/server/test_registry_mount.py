@@ -1,6 +1,5 @@
-"""The registry token routes mounted through ``create_app(extra_routes=...)``, deciding with
-the server's own ``authenticate`` and ``project_actions`` (the contract the registry code
-relies on)."""
+"""The registry token routes every server mounts, deciding with the server's own
+``authenticate`` and ``project_actions`` (the contract the registry code relies on)."""
 
 from __future__ import annotations
 
@@ -12,11 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.registry import OciTokenProvider, SigningKeys, TokenIssuer
-from reconciler.registry.http import registry_routes
 from reconciler.server.app import create_app
-from reconciler.server.auth import authenticate
-from reconciler.server.authz import project_actions
 from reconciler.server.config import load_config
 from reconciler.server.context import build_context
 from tests.server.conftest import ADMIN_PASSWORD, USER_PASSWORD, InProcessServer
@@ -42,15 +37,7 @@ def client(tmp_path: Path) -> Iterator[httpx.Client]:
     ctx = build_context(
         load_config(flags={"data_dir": str(tmp_path)}), {"RISE_ADMIN_PASSWORD": ADMIN_PASSWORD}
     )
-    issuer = TokenIssuer(SigningKeys.load_or_create(tmp_path / "registry"))
-    routes = registry_routes(
-        issuer,
-        OciTokenProvider(issuer, "registry.rise.dev"),
-        authenticate,
-        project_actions,
-        ctx.store.snapshot,
-    )
-    with InProcessServer(create_app(ctx, extra_routes=routes)) as http:
+    with InProcessServer(create_app(ctx)) as http:
         admin = {"Authorization": f"Bearer {_login(http, 'admin', ADMIN_PASSWORD)}"}
         for user in ("owner", "stranger"):
             body = {"username": user, "password": USER_PASSWORD}
@@ -88,3 +75,30 @@ def test_docker_logins_get_scoped_registry_tokens(client: httpx.Client, how: str
         {"type": "repository", "name": "app", "actions": ["pull", "push"]}
     ]
     assert token_for("stranger")["access"] == []
+
+
+def test_rise_server_registry_flags_reach_the_token_endpoint(tmp_path: Path) -> None:
+    from tests.server.conftest import start_server
+
+    running = start_server(
+        tmp_path / "data",
+        args=("--registry-url", "127.0.0.1:5002", "--registry-service", "test-registry"),
+    )
+    try:
+        admin = running.admin()
+        admin.ok("POST", "/api/v1/projects", {"name": "web", "visibility": "public"}, 201)
+        creds = admin.ok("POST", "/api/v1/projects/web/registry-credentials")
+        assert creds["registry"] == "127.0.0.1:5002"
+        answer = httpx.get(
+            f"{running.url}/api/v1/registry/token",
+            params={"service": "test-registry", "scope": "repository:web:push,pull"},
+            headers=_basic("admin", ADMIN_PASSWORD),
+        )
+        assert answer.status_code == 200, answer.text
+        claims = _claims(answer.json()["token"])
+        assert claims["aud"] == "test-registry"
+        assert claims["access"] == [
+            {"type": "repository", "name": "web", "actions": ["pull", "push"]}
+        ]
+    finally:
+        assert running.terminate() == 0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from reconciler.registry import ProviderError
 from reconciler.server.api._access import (
     editable_project,
     read_project,
@@ -25,6 +28,8 @@ from reconciler.state.layout import SERVICE_ACCOUNTS, project_dir, project_file
 from schemas import Owner, ProjectFile
 from schemas.api import Deleted, ProjectCreate, ProjectDetail, ProjectRow, ProjectUpdate
 from schemas.project import ProjectSettings
+
+log = logging.getLogger("rise.server")
 
 _TAG = "projects"
 
@@ -66,6 +71,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             return f"create project {body.name} ({body.visibility}, owned by {owner})"
 
         result = await blocking(ctx.store.commit, change, principal.username)
+        await blocking(_ensure_repository, ctx, body.name)
         state = ProjectState(name=body.name, tree_id="", project=project)
         return respond(written_project(ctx, state, result.commit), 201)
 
@@ -178,3 +184,12 @@ def _listed(principal: Principal, state: ProjectState, teams: TeamLookup) -> boo
 
 def _said(updates: dict[str, object]) -> dict[str, object]:
     return {key: "changed" if key == "settings" else value for key, value in updates.items()}
+
+
+def _ensure_repository(ctx: ServerContext, project: str) -> None:
+    """Create the project's image repository up front (ECR); a failure is not fatal, because
+    the first push-credentials request creates it again."""
+    try:
+        ctx.registry.ensure_repository(project)
+    except ProviderError as exc:
+        log.warning("could not create the image repository of %s: %s", project, exc)
