@@ -3,15 +3,12 @@
 The server never decides whether an app is running: it asks the ``Controller``. Live status is
 never committed to git (SPEC §3); it is the controller's last result for each project.
 
-``IdleController`` is the stand-in used until the loop (``reconciler/loop.py``) plugs in
-through ``reconciler.server.context.build_controller``: it records the reconciles it was asked
-for and knows no status.
+The loop (``reconciler/loop.py``) implements ``Controller``; the server builds it in
+``reconciler.server.context.build_controller``.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -45,37 +42,3 @@ class Controller(Protocol):
 
     def stop(self, timeout: float) -> None:
         """Let the in-flight reconcile finish (up to ``timeout`` seconds), then stop."""
-
-
-@dataclass(frozen=True)
-class Signal:
-    reason: str
-    projects: frozenset[str] | None
-
-
-class IdleController:
-    """Records what it was asked to reconcile and reconciles nothing; knows no status."""
-
-    def __init__(self, keep: int = 1000):
-        self._lock = threading.Lock()
-        self._signals: deque[Signal] = deque(maxlen=keep)
-        self.running = False
-
-    def signal(self, reason: str, projects: set[str] | None = None) -> None:
-        with self._lock:
-            wanted = frozenset(projects) if projects is not None else None
-            self._signals.append(Signal(reason, wanted))
-
-    @property
-    def signals(self) -> list[Signal]:
-        with self._lock:
-            return list(self._signals)
-
-    def status(self, project: str) -> ProjectStatus | None:
-        return None
-
-    def start(self) -> None:
-        self.running = True
-
-    def stop(self, timeout: float) -> None:
-        self.running = False

@@ -30,7 +30,7 @@ from reconciler.server.store import Store
 from reconciler.server.tokens import TokenService
 from reconciler.server.users import UserStore
 from reconciler.state import Remote, StateError, StateRepo
-from reconciler.status import Controller, IdleController
+from reconciler.status import Controller
 from schemas import ServerConfig
 from schemas.api import MIN_PASSWORD_LENGTH
 
@@ -196,12 +196,18 @@ def build_controller(
     metrics: Metrics | None = None,
     secrets: SecretBox | None = None,
 ) -> Controller:
-    """The reconcile loop for ``config.runtime``; this is where ``reconciler/loop.py`` plugs in
-    (``reconciler.loop.build_controller(config, repo, secrets, metrics)``).
-
-    Until it does, the server runs with an ``IdleController``: it records the reconciles the
-    server asks for (``rise_reconcile_signals_total`` on /metrics) and reports no status, so
-    projects show ``unknown`` (or ``stopped`` without a deployment). The loop reports each
-    finished reconcile with ``metrics.record_reconcile`` and decrypts with ``secrets``.
+    """The reconcile loop for ``config.runtime`` (``reconciler/loop.py``), running in this
+    process; it reports each finished reconcile to ``metrics`` and decrypts with ``secrets``.
     """
-    return IdleController()
+    from reconciler.loop import build_controller as build_loop
+    from reconciler.render import RenderError
+
+    try:
+        return build_loop(config, repo, secrets, metrics)
+    except RenderError as exc:
+        problems = "; ".join(str(p) for p in exc.problems)
+        raise StartupError(
+            f"the reconciler cannot render with this configuration: {problems}"
+        ) from None
+    except ValueError as exc:
+        raise StartupError(f"the reconciler cannot start: {exc}") from None

@@ -22,10 +22,10 @@ from reconciler.server.app import create_app
 from reconciler.server.config import load_config
 from reconciler.server.context import build_context
 from reconciler.state import Author, Edit, StateRepo
-from reconciler.status import IdleController
 from tests.server.conftest import WEBHOOK_SECRET, InProcessServer, RunningServer
+from tests.support.recording_controller import RecordingController
 
-InProcess = tuple[httpx.Client, IdleController, StateRepo]
+InProcess = tuple[httpx.Client, RecordingController, StateRepo]
 Signer = Callable[[bytes], dict[str, str]]
 PROJECT_TOML = 'owner = "user:pusher"\nvisibility = "public"\n'
 
@@ -153,7 +153,7 @@ def test_a_redelivery_is_ignored_and_a_ping_is_answered(server: RunningServer) -
 @pytest.fixture
 def in_process(tmp_path: Path) -> Iterator[InProcess]:
     config = load_config(flags={"data_dir": str(tmp_path / "data")})
-    controller = IdleController()
+    controller = RecordingController()
     ctx = build_context(
         config,
         {"RISE_ADMIN_PASSWORD": "admin-password-1", "RISE_WEBHOOK_SECRET": WEBHOOK_SECRET},

@@ -1,0 +1,39 @@
+"""The reconciler runs inside `rise server`: an API deploy reaches the runtime by itself."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from reconciler.state import StateRepo
+from tests.server.conftest import RunningServer, image
+
+
+def _eventually(probe: Callable[[], Any], timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def test_an_api_deploy_is_reconciled_onto_the_rendered_branch(server: RunningServer) -> None:
+    admin = server.admin()
+    admin.ok("POST", "/api/v1/projects", {"name": "shop", "visibility": "public"}, 201)
+    deployed = admin.ok("POST", "/api/v1/projects/shop/deployments", {"image": image("shop")}, 201)
+    repo = StateRepo(server.state_repo)
+
+    path = f"projects/shop/deployment-shop-{deployed['id']}.yaml"
+
+    def rendered_deployment() -> bytes | None:
+        return repo.read(path, "rendered") if "rendered" in repo.branches() else None
+
+    manifest = _eventually(rendered_deployment)
+    assert manifest is not None, server.log()[-2000:]
+    assert image("shop").encode() in manifest
+    # main holds only desired state: the reconciler wrote to its own branch.
+    assert all("rendered" not in c.message for c in repo.log(limit=3))
+    row = next(p for p in admin.ok("GET", "/api/v1/projects") if p["name"] == "shop")
+    assert row["status"] in {"running", "deploying"}
