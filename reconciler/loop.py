@@ -407,7 +407,15 @@ class Reconciler:
             return
         started = self._clock()
         if job.problem is not None:
-            health = ProjectHealth("failed", job.problem)
+            # About the deployment git asks for, so the API shows it failed, not deploying.
+            wanted = job.state.deployment if job.state is not None else None
+            health = ProjectHealth("failed", job.problem, wanted.id if wanted else None)
+            log.warning(
+                "project %s cannot be reconciled: %s",
+                job.name,
+                job.problem,
+                extra={"project": job.name},
+            )
             with self._lock:
                 self._set_status(job.name, health)
                 self._retry.pop(job.name, None)  # fixed by a commit, which re-reads it

@@ -37,3 +37,21 @@ def test_an_api_deploy_is_reconciled_onto_the_rendered_branch(server: RunningSer
     assert all("rendered" not in c.message for c in repo.log(limit=3))
     row = next(p for p in admin.ok("GET", "/api/v1/projects") if p["name"] == "shop")
     assert row["status"] in {"running", "deploying"}
+
+
+def test_a_deploy_that_cannot_be_rendered_reports_failed_with_the_reason(
+    server: RunningServer,
+) -> None:
+    admin = server.admin()
+    # Private needs forward auth, and this server has no public_url to point it at.
+    admin.ok("POST", "/api/v1/projects", {"name": "vault", "visibility": "private"}, 201)
+    admin.ok("POST", "/api/v1/projects/vault/deployments", {"image": image("vault")}, 201)
+
+    def failed() -> dict[str, Any] | None:
+        detail = admin.ok("GET", "/api/v1/projects/vault")
+        return detail if detail["status"] == "failed" else None
+
+    detail = _eventually(failed)
+    assert detail is not None, server.log()[-2000:]
+    assert "public_url" in (detail["deployment"]["reason"] or "")
+    assert "project vault cannot be reconciled" in server.log()
