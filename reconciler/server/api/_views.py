@@ -28,10 +28,15 @@ def _current_status(
     ctx: ServerContext, project: str, deployment: DeploymentFile
 ) -> tuple[StatusState, str | None]:
     live = ctx.controller.status(project)
-    if live is not None and live.deployment_id == deployment.id:
-        return live.state, live.reason
+    about_this = live is not None and live.deployment_id == deployment.id
     if deployment.state == "stopped":
+        # Until the stop is reconciled the loop still reports this deployment as it was;
+        # only a failure (say, the scale-down cannot be applied) says more than git does.
+        if about_this and live is not None and live.state == "failed":
+            return live.state, live.reason
         return "stopped", None
+    if about_this and live is not None:
+        return live.state, live.reason
     # The loop has not reported on this deployment yet (or there is no loop).
     return ("deploying", None) if live is not None else ("unknown", None)
 
