@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,19 +146,6 @@ class Kube:
 
     def delete(self, kind: str, name: str, namespace: str | None = None, **query: Any) -> Reply:
         return self.request("DELETE", object_path(kind, name, namespace), query=query)
-
-
-def eventually(check: Callable[[], Any], timeout: float = 120.0, interval: float = 0.05) -> Any:
-    """Poll `check` until it returns something truthy: instant on the double, patient on a
-    real cluster (RISE_TEST_KUBECONFIG)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last: {result!r}")
-        time.sleep(interval)
 
 
 def rise_entry(obj: dict[str, Any], manager: str = "rise") -> dict[str, Any] | None:

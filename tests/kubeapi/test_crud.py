@@ -21,10 +21,10 @@ from tests.kubeapi._kube import (
     captured_body,
     captured_response,
     collection_path,
-    eventually,
     object_path,
 )
 from tests.support.kubeapi.fixtures import KubeTarget
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.kube
 

@@ -12,9 +12,10 @@ import pytest
 import urllib3
 from kubernetes import client
 
-from tests.kubeapi._kube import Kube, captured_body, eventually
+from tests.kubeapi._kube import Kube, captured_body
 from tests.support.kubeapi import Fault, LoopbackKubeAPI
 from tests.support.kubeapi.fixtures import KubeTarget
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.kube
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.kubeapi._kube import Kube, captured_response, eventually
+from tests.kubeapi._kube import Kube, captured_response
 from tests.support.kubeapi.fixtures import KubeTarget
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.kube
 

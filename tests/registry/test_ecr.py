@@ -35,6 +35,7 @@ from tests.support.registry import (
     user_token,
 )
 from tests.support.tools import require_tool
+from tests.support.waiting import wait_for_http
 
 REGION = "eu-west-1"
 
@@ -47,15 +48,7 @@ def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     process = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/moto-api/", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("moto_server did not start") from None
-                time.sleep(0.1)
+        wait_for_http(f"{url}/moto-api/", lambda response: True, process, 30)
         yield url
     finally:
         stop_process(process)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.support.waiting import free_port, wait_for_http
 
 ADMIN_PASSWORD = "admin-password-1"
 WEBHOOK_SECRET = "webhook-secret-1"
@@ -124,12 +125,6 @@ class RunningServer:
             raise AssertionError(f"the server ignored SIGTERM:\n{self.log()[-3000:]}") from None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(
     data_dir: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
 ) -> RunningServer:
@@ -146,17 +141,12 @@ def start_server(
             command, env=env, stdout=out, stderr=out, cwd=Path(__file__).parents[2]
         )
     running = RunningServer(f"http://127.0.0.1:{port}", port, data_dir, process, log_path)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{running.url}/readyz", timeout=1).status_code == 200:
-                return running
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            running.terminate()
-            raise RuntimeError(f"rise server did not start:\n{running.log()[-3000:]}")
-        time.sleep(0.05)
+    try:
+        wait_for_http(f"{running.url}/readyz", lambda r: r.status_code == 200, process, 30)
+    except RuntimeError as exc:
+        running.terminate()
+        raise RuntimeError(f"rise server did not start ({exc}):\n{running.log()[-3000:]}") from None
+    return running
 
 
 @pytest.fixture(scope="module")

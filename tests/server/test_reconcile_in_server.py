@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 from reconciler.state import StateRepo
 from tests.server.conftest import RunningServer, image
-
-
-def _eventually(probe: Callable[[], Any], timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
+from tests.support.waiting import eventually
 
 
 def test_an_api_deploy_is_reconciled_onto_the_rendered_branch(server: RunningServer) -> None:
@@ -30,8 +20,7 @@ def test_an_api_deploy_is_reconciled_onto_the_rendered_branch(server: RunningSer
     def rendered_deployment() -> bytes | None:
         return repo.read(path, "rendered") if "rendered" in repo.branches() else None
 
-    manifest = _eventually(rendered_deployment)
-    assert manifest is not None, server.log()[-2000:]
+    manifest = eventually(rendered_deployment, timeout=20)
     assert image("shop").encode() in manifest
     # main holds only desired state: the reconciler wrote to its own branch.
     assert all("rendered" not in c.message for c in repo.log(limit=3))
@@ -51,7 +40,6 @@ def test_a_deploy_that_cannot_be_rendered_reports_failed_with_the_reason(
         detail = admin.ok("GET", "/api/v1/projects/vault")
         return detail if detail["status"] == "failed" else None
 
-    detail = _eventually(failed)
-    assert detail is not None, server.log()[-2000:]
+    detail = eventually(failed, timeout=20)
     assert "public_url" in (detail["deployment"]["reason"] or "")
     assert "project vault cannot be reconciled" in server.log()

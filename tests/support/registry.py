@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import socket
 import subprocess
 import threading
 import time
@@ -37,6 +36,7 @@ from reconciler.registry.http import registry_routes
 from reconciler.server.authz import Principal, project_actions
 from reconciler.state import Snapshot, StateRepo
 from tests.support.tools import require_tool
+from tests.support.waiting import free_port, wait_for_http
 
 SERVICE = "rise-registry"
 ISSUER = "rise"
@@ -50,12 +50,6 @@ STATE_FILES = {
     "projects/open/project.toml": 'owner = "user:bob"\nvisibility = "public"\n',
     "teams/devs.toml": 'owners = ["alice"]\nmembers = ["carol"]\n',
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
@@ -154,17 +148,14 @@ def start_registry(workdir: Path, realm: str, rootcert: Path, port: int | None =
     with log.open("wb") as out:
         process = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=out)
     registry = Registry(f"127.0.0.1:{port}", process, log, workdir / "registry-data")
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            if httpx.get(f"{registry.url}/v2/", timeout=1).status_code == 401:
-                return registry
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            registry.stop()
-            raise RuntimeError(f"docker-registry did not start:\n{log.read_text()[-2000:]}")
-        time.sleep(0.05)
+    try:
+        wait_for_http(f"{registry.url}/v2/", lambda r: r.status_code == 401, process, 15)
+    except RuntimeError as exc:
+        registry.stop()
+        raise RuntimeError(
+            f"docker-registry did not start ({exc}):\n{log.read_text()[-2000:]}"
+        ) from None
+    return registry
 
 
 class RecordingProvider:
