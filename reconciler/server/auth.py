@@ -18,9 +18,24 @@ from starlette.requests import Request
 from reconciler.server.authz import Principal
 from reconciler.server.errors import ApiError
 from reconciler.server.tokens import Kind, TokenError, TokenService
-from reconciler.server.users import LockedOut, UserStore
+from reconciler.server.users import LockedOut, User, UserStore
 
 _LOGIN_HINT = "log in with 'rise login' and send the token as 'Authorization: Bearer <token>'"
+
+
+async def check_password(users: UserStore, username: str, password: str) -> User | None:
+    """The user this password belongs to, or None; a locked-out name is a 429 that says when
+    to try again (login and HTTP Basic share the lockout, so they share this answer)."""
+    try:
+        return await run_in_threadpool(users.verify, username, password)
+    except LockedOut as exc:
+        raise ApiError(
+            429,
+            "locked_out",
+            str(exc),
+            "wait, or ask an admin to reset the password",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
 
 
 class Authenticator:
@@ -78,16 +93,7 @@ class Authenticator:
             if principal.username != username:
                 raise _unauthorized("the token belongs to another user")
             return principal
-        try:
-            user = await run_in_threadpool(self._users.verify, username, secret)
-        except LockedOut as exc:
-            raise ApiError(
-                429,
-                "locked_out",
-                str(exc),
-                "wait, or ask an admin to reset the password",
-                headers={"Retry-After": str(exc.retry_after)},
-            ) from None
+        user = await check_password(self._users, username, secret)
         if user is None:
             raise _unauthorized("wrong username or password")
         return self.principal(user.username)

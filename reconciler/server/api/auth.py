@@ -7,12 +7,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from reconciler.server.api._http import blocking, caller, path_name, read_body, respond, snapshot
+from reconciler.server.auth import check_password
 from reconciler.server.authz import Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
 from reconciler.server.openapi import ApiRoute, Operation
 from reconciler.server.tokens import TokenError
-from reconciler.server.users import LockedOut, User, UserError
+from reconciler.server.users import User, UserError
 from schemas.api import (
     AuthConfigInfo,
     LoginRequest,
@@ -38,16 +39,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 "username/password login is turned off",
                 "log in with 'rise login' through the configured identity provider",
             )
-        try:
-            user = await blocking(ctx.users.verify, body.username, body.password)
-        except LockedOut as exc:
-            raise ApiError(
-                429,
-                "locked_out",
-                str(exc),
-                "wait, or ask an admin to reset your password",
-                headers={"Retry-After": str(exc.retry_after)},
-            ) from None
+        user = await check_password(ctx.users, body.username, body.password)
         if user is None:
             raise ApiError(
                 401,
@@ -232,11 +224,7 @@ async def _check_password_change(
             "change the password where your account lives (your identity provider)",
         )
     current = body.current_password or ""
-    try:
-        ok = await blocking(ctx.users.verify, target, current)
-    except LockedOut as exc:
-        raise ApiError(429, "locked_out", str(exc), "wait, then try again") from None
-    if ok is None:
+    if await check_password(ctx.users, target, current) is None:
         raise ApiError(
             403, "wrong_password", "current_password is wrong", "give your current password"
         )
