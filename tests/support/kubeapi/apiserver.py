@@ -222,13 +222,13 @@ class ApiServer:
             limit = int(limit_text) if limit_text else None
         except ValueError as exc:
             raise ApiError(400, f"invalid limit: {limit_text}") from exc
-        items = self.store.items(t.res, t.namespace if t.res.namespaced and t.namespace else None)
+        namespace = t.namespace if t.res.namespaced and t.namespace else None
         page = paginate(
-            items,
+            lambda start: self.store.scan(t.res, namespace, start),
+            lambda start: self.store.count(t.res, namespace, start),
             limit=limit,
             token=request.param("continue"),
             resource_version=self.store.resource_version,
-            namespaced=t.res.namespaced,
             selected=bool(label_text or field_text),
             keep=keep,
         )
@@ -726,10 +726,9 @@ class ApiServer:
         obj["metadata"]["resourceVersion"] = self.store.next_resource_version()
         self.store.put(t.res, obj)
         name = obj["metadata"]["name"]
-        for res, item in list(self.store.every()):
-            if res.namespaced and item["metadata"].get("namespace") == name:
-                # Everything in it goes anyway: skip the per-object owner search.
-                self._remove(res, name, item["metadata"]["name"], orphan=True)
+        for res, item in list(self.store.in_namespace(name)):
+            # Everything in it goes anyway: skip the per-object owner search.
+            self._remove(res, name, item["metadata"]["name"], orphan=True)
         self._terminating[name] = time.monotonic()
         if self.namespace_delete_delay <= 0:
             # Gone for the next request, but this answer still shows Terminating.
@@ -752,7 +751,9 @@ class ApiServer:
         if orphan:
             return
         uid = obj["metadata"].get("uid")
-        for dep_res, dep in list(self.store.every()):
+        # A namespaced owner's dependents live in its namespace; a cluster-wide one's anywhere.
+        dependents = self.store.in_namespace(namespace) if res.namespaced else self.store.every()
+        for dep_res, dep in list(dependents):
             owners = dep["metadata"].get("ownerReferences") or []
             if any(o.get("uid") == uid for o in owners):
                 self._remove(dep_res, dep["metadata"].get("namespace", ""), dep["metadata"]["name"])

@@ -31,6 +31,7 @@ _LOOPBACK_ONLY = {
     "clear_log",
     "fail_pods",
     "heal_pods",
+    "unpullable_image",
     "expire_progress_deadline",
     "tick",
     "advance_clock",

@@ -102,6 +102,7 @@ class RolloutSimulator:
         self._progress: dict[_Key, _Progress] = {}
         self._dirty: set[_Key] = set()
         self._failures: dict[tuple[str, str | None], PodFailure] = {}
+        self._unpullable: dict[str, PodFailure] = {}  # image -> how pulling it fails
         self._pod_born: dict[str, int] = {}  # pod uid -> tick it was made in
         self._deadline: set[_Key] = set()
         self._pod_counter = 0
@@ -116,6 +117,18 @@ class RolloutSimulator:
         self._failures.pop((namespace, deployment), None)
         self._mark(namespace, deployment)
 
+    def unpullable(self, image: str, failure: PodFailure) -> None:
+        """Pods of any Deployment whose template uses `image` fail to pull it, as a kubelet
+        fails on an image no registry has."""
+        self._unpullable[image] = failure
+        res = resources.by_kind("Deployment")
+        for namespace_and_name in [
+            (d["metadata"]["namespace"], d["metadata"]["name"])
+            for d in self._api.store.items(res)
+            if image in _images(d)
+        ]:
+            self._dirty.add(namespace_and_name)
+
     def expire_progress_deadline(self, namespace: str, deployment: str) -> None:
         self._deadline.add((namespace, deployment))
         self._dirty.add((namespace, deployment))
@@ -128,8 +141,13 @@ class RolloutSimulator:
         for d in self._api.store.items(res, namespace):
             self._dirty.add((namespace, d["metadata"]["name"]))
 
-    def _failure_for(self, key: _Key) -> PodFailure | None:
-        return self._failures.get(key) or self._failures.get((key[0], None))
+    def _failure_for(self, key: _Key, deployment: _Obj) -> PodFailure | None:
+        failure = self._failures.get(key) or self._failures.get((key[0], None))
+        if failure is None and self._unpullable:
+            failure = next(
+                (self._unpullable[i] for i in _images(deployment) if i in self._unpullable), None
+            )
+        return failure
 
     # --- hooks from the API layer -------------------------------------------------------
 
@@ -189,7 +207,7 @@ class RolloutSimulator:
         )
         desired = int(deployment["spec"].get("replicas", 1))
         rs, created = self._ensure_replica_set(deployment, desired)
-        failure = self._failure_for(key)
+        failure = self._failure_for(key, deployment)
         new_pods = self._ensure_pods(rs, desired, failure)
         new_ready = sum(1 for p in new_pods if _pod_ready(p))
         if new_ready >= desired:
@@ -511,6 +529,12 @@ class RolloutSimulator:
             manager=_MANAGER,
             subresource="status",
         )
+
+
+def _images(deployment: _Obj) -> list[str]:
+    pod = (deployment.get("spec") or {}).get("template", {}).get("spec") or {}
+    containers = (pod.get("initContainers") or []) + (pod.get("containers") or [])
+    return [c.get("image", "") for c in containers]
 
 
 def _revision(rs: _Obj) -> int:

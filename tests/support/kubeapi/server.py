@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
 import yaml
 
 from . import errors, resources
@@ -225,6 +226,14 @@ class LoopbackKubeAPI:
         with self.api.lock:
             self.api.rollout.fail_pods(namespace, deployment_name, PodFailure(reason, message))
 
+    def unpullable_image(
+        self, image: str, reason: str = "ImagePullBackOff", message: str | None = None
+    ) -> None:
+        """Make every pod that runs `image` (in any Deployment, now or later) fail to pull
+        it, like a kubelet asked for an image no registry has."""
+        with self.api.lock:
+            self.api.rollout.unpullable(image, PodFailure(reason, message))
+
     def heal_pods(self, namespace: str, deployment_name: str | None = None) -> None:
         with self.api.lock:
             self.api.rollout.heal_pods(namespace, deployment_name)
@@ -349,7 +358,7 @@ class _Handler(BaseHTTPRequestHandler):
             payload = response.body
             content_type = response.headers.pop("Content-Type", "application/octet-stream")
         else:
-            payload = json.dumps(response.body, separators=(",", ":")).encode()
+            payload = orjson.dumps(response.body)
             content_type = "application/json"
         try:
             self.send_response(response.status)

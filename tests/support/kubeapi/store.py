@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sortedcontainers import SortedDict
+
 from .errors import ApiError
 from .resources import Resource
 
 _Obj = dict[str, Any]
-_Key = tuple[str, str]  # (namespace, name); namespace is "" for cluster-scoped objects
 
 # How many changes the feed keeps for watches that resume from a resourceVersion.
 _FEED_LENGTH = 10_000
@@ -37,9 +38,20 @@ def _sort_key(namespace: str, name: str) -> str:
     return f"/{namespace}/{name}" if namespace else f"/{name}"
 
 
+def _namespace_range(namespace: str) -> tuple[str, str]:
+    """The keys of one namespace's objects: from "/ns/" up to, not including, "/ns0" ("0"
+    follows "/"), as etcd reads a prefix."""
+    return f"/{namespace}/", f"/{namespace}0"
+
+
+# Objects of one resource by storage key, kept in key order: a LIST page or a namespace's
+# objects are a range read, as in etcd, not a sort of everything the resource holds.
+_Bucket = SortedDict
+
+
 class Store:
     def __init__(self, first_resource_version: int = 100) -> None:
-        self._objects: dict[tuple[str, str], dict[_Key, _Obj]] = {}
+        self._objects: dict[tuple[str, str], _Bucket] = {}
         self._resources: dict[tuple[str, str], Resource] = {}
         self._rv = first_resource_version
         self._feed: list[Change] = []
@@ -53,26 +65,33 @@ class Store:
         self._rv += 1
         return str(self._rv)
 
-    def _bucket(self, res: Resource) -> dict[_Key, _Obj]:
+    def _bucket(self, res: Resource) -> _Bucket:
         slot = (res.group, res.plural)
-        self._resources[slot] = res
-        return self._objects.setdefault(slot, {})
+        bucket = self._objects.get(slot)
+        if bucket is None:
+            self._resources[slot] = res
+            bucket = self._objects[slot] = SortedDict()
+        return bucket
 
     def get(self, res: Resource, namespace: str, name: str) -> _Obj | None:
-        return self._bucket(res).get((namespace if res.namespaced else "", name))
+        found: _Obj | None = self._bucket(res).get(
+            _sort_key(namespace if res.namespaced else "", name)
+        )
+        return found
 
     def put(self, res: Resource, obj: _Obj) -> None:
         """Store `obj` (its resourceVersion already set from `next_resource_version`)."""
         meta = obj["metadata"]
-        namespace = meta.get("namespace", "") if res.namespaced else ""
+        key = _sort_key(meta.get("namespace", "") if res.namespaced else "", meta["name"])
         bucket = self._bucket(res)
-        old = bucket.get((namespace, meta["name"]))
-        bucket[(namespace, meta["name"])] = obj
+        old = bucket.get(key)
+        bucket[key] = obj
         self._record(Change(int(meta["resourceVersion"]), res, old, obj))
 
     def remove(self, res: Resource, namespace: str, name: str) -> _Obj | None:
         """Delete an object; like etcd, a deletion is a new revision."""
-        obj = self._bucket(res).pop((namespace if res.namespaced else "", name), None)
+        key = _sort_key(namespace if res.namespaced else "", name)
+        obj = self._bucket(res).pop(key, None)
         if obj is not None:
             rv = self.next_resource_version()
             gone = {**obj, "metadata": {**obj["metadata"], "resourceVersion": rv}}
@@ -95,9 +114,30 @@ class Store:
 
     def items(self, res: Resource, namespace: str | None = None) -> list[_Obj]:
         """Objects of `res`, in storage-key order; `namespace=None` means all namespaces."""
+        return [obj for _, obj in self.scan(res, namespace)]
+
+    def scan(
+        self, res: Resource, namespace: str | None = None, start: str = ""
+    ) -> Iterator[tuple[str, _Obj]]:
+        """(storage key, object) of `res` from key `start` on, in key order, read lazily."""
         bucket = self._bucket(res)
-        keys = sorted(bucket, key=lambda k: _sort_key(*k))
-        return [bucket[k] for k in keys if namespace is None or k[0] == namespace]
+        low, high = _namespace_range(namespace) if namespace is not None else ("", None)
+        keys = bucket.irange(max(low, start), high, inclusive=(True, False))
+        return ((key, bucket[key]) for key in keys)
+
+    def count(self, res: Resource, namespace: str | None = None, start: str = "") -> int:
+        """How many objects `scan` would give, without reading them."""
+        bucket = self._bucket(res)
+        low, high = _namespace_range(namespace) if namespace is not None else ("", None)
+        end = len(bucket) if high is None else bucket.bisect_left(high)
+        return max(0, end - bucket.bisect_left(max(low, start)))
+
+    def in_namespace(self, namespace: str) -> Iterator[tuple[Resource, _Obj]]:
+        """Every namespaced object in `namespace`, of every resource (a snapshot)."""
+        for res in list(self._resources.values()):
+            if res.namespaced:
+                for _, obj in list(self.scan(res, namespace)):
+                    yield res, obj
 
     def every(self) -> Iterator[tuple[Resource, _Obj]]:
         for slot, bucket in list(self._objects.items()):
@@ -119,20 +159,22 @@ class Page:
 
 
 def paginate(
-    items: list[_Obj],
+    scan: Callable[[str], Iterator[tuple[str, _Obj]]],
+    count: Callable[[str], int],
     *,
     limit: int | None,
     token: str | None,
     resource_version: int,
-    namespaced: bool,
     selected: bool,
     keep: Callable[[_Obj], bool],
 ) -> Page:
-    """Cut one page out of `items` (already in key order), filtering with `keep`.
+    """Cut one page out of `scan(start)` ((key, object) in key order), filtering with `keep`;
+    `count(start)` says how many objects follow `start` (for `remainingItemCount`).
 
     Like the apiserver, `remainingItemCount` is only given when no selector filters the list
     (capture 24 has a label selector and no count), and the continue token is the apiserver's
-    base64 JSON `{"v":"meta.k8s.io/v1","rv":N,"start":"<key>\\u0000"}`.
+    base64 JSON `{"v":"meta.k8s.io/v1","rv":N,"start":"<key>\\u0000"}`. A page that is full is
+    followed by a token only when another object matches.
     """
     rv = resource_version
     start = ""
@@ -142,28 +184,19 @@ def paginate(
             start, rv = decoded["start"], int(decoded["rv"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ApiError(400, f"continue key is not valid: {exc}") from exc
-
-    def key(obj: _Obj) -> str:
-        meta = obj["metadata"]
-        return _sort_key(meta.get("namespace", "") if namespaced else "", meta["name"])
-
-    candidates = [o for o in items if key(o) >= start] if start else items
+    matching = ((key, obj) for key, obj in scan(start) if keep(obj))
     if not limit or limit <= 0:
-        return Page([o for o in candidates if keep(o)], None, None)
+        return Page([obj for _, obj in matching], None, None)
     page: list[_Obj] = []
-    for index, obj in enumerate(candidates):
-        if not keep(obj):
-            continue
+    last = ""
+    for key, obj in matching:
         if len(page) == limit:
-            rest = candidates[index:]
-            if not any(keep(o) for o in rest):
-                break
-            last = key(page[-1]) + "\x00"
-            token_body = {"v": "meta.k8s.io/v1", "rv": rv, "start": last}
+            after = last + "\x00"
+            token_body = {"v": "meta.k8s.io/v1", "rv": rv, "start": after}
             encoded = base64.b64encode(
                 json.dumps(token_body, separators=(",", ":")).encode()
             ).decode()
-            remaining = None if selected else sum(1 for o in rest if keep(o))
-            return Page(page, encoded, remaining)
+            return Page(page, encoded, None if selected else count(after))
         page.append(obj)
+        last = key
     return Page(page, None, None)
