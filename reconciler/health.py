@@ -10,7 +10,7 @@ or whose progress deadline passed has failed. Counts the API server leaves out m
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.status import StatusState
@@ -149,7 +149,8 @@ def project_health(
     deployments = {desired_id: desired}
     keeps = serving_id is not None and serving_id != desired_id and serving is not None
     if keeps and serving is not None and serving_id is not None:
-        deployments[serving_id] = serving
+        until = f"serving until {desired_id} is available"
+        deployments[serving_id] = replace(serving, reason=serving.reason or until)
     reason = desired.reason
     if keeps and desired.state in ("deploying", "failed"):
         reason = f"{reason}; {serving_id} keeps serving" if reason else f"{serving_id} serving"

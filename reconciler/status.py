@@ -9,6 +9,7 @@ The loop (``reconciler/loop.py``) implements ``Controller``; the server builds i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -36,6 +37,10 @@ class Controller(Protocol):
 
     def status(self, project: str) -> ProjectStatus | None:
         """The last status of ``project``, or None when the loop has not seen it yet."""
+
+    def deployments(self, project: str) -> Mapping[str, ProjectStatus]:
+        """The last status of each deployment of ``project`` the loop has seen, by id: the
+        one rolling out, the one still serving beside it, and recent ones it stopped."""
 
     def start(self) -> None:
         """Start reconciling in the background."""

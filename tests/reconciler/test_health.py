@@ -107,7 +107,8 @@ def test_the_serving_deployment_is_named_while_the_new_one_rolls_out_or_fails() 
     health = project_health("id-2", new, "id-1", old)
     assert health.state == "failed" and health.deployment_id == "id-2"
     assert health.reason == "CrashLoopBackOff: back-off 10s; id-1 keeps serving"
-    assert health.deployments == {"id-2": new, "id-1": old}
+    serving = DeploymentHealth("running", "serving until id-2 is available", available=True)
+    assert health.deployments == {"id-2": new, "id-1": serving}
 
 
 def test_no_deployment_is_stopped() -> None:

@@ -36,6 +36,9 @@ class RecordingController:
     def status(self, project: str) -> ProjectStatus | None:
         return None
 
+    def deployments(self, project: str) -> dict[str, ProjectStatus]:
+        return {}
+
     def start(self) -> None:
         self.running = True
 

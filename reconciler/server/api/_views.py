@@ -18,9 +18,11 @@ from schemas.api import (
 def deployment_status(
     ctx: ServerContext, project: str, deployment: DeploymentFile, current: DeploymentFile | None
 ) -> tuple[DeploymentRowStatus, str | None]:
-    """What the reconciler says about ``deployment``; older ones are ``superseded``."""
+    """What the reconciler says about ``deployment``. An older one is what the loop last saw
+    of it (still serving beside a rollout, or stopped and replaced), else ``superseded``."""
     if current is None or current.id != deployment.id:
-        return "superseded", None
+        seen = ctx.controller.deployments(project).get(deployment.id)
+        return (seen.state, seen.reason) if seen is not None else ("superseded", None)
     return _current_status(ctx, project, deployment)
 
 
