@@ -12,9 +12,8 @@ the state repo it reads). Measures, for N projects of 6 objects each:
   time (goal < 100 ms, independent of N), for an env change and a blue/green image change;
 - peak RSS (goal < 300 MB).
 
-Wall times include the double's own work, which grows with the number of objects it holds
-(it sorts every object of a kind for each LIST page); the controller's CPU time is printed
-beside them.
+Wall times include the double's own work (encoding every LIST page, on the other core);
+the controller's CPU time is printed beside them.
 
     python benchmarks/reconcile.py [--projects 10000] [--workers 4] [--changes 20]
 """
@@ -112,15 +111,24 @@ def _pass(reconciler: Reconciler, runtime: KubernetesRuntime, **kw: bool) -> Pas
     return report
 
 
-def _resync(label: str, reconciler: Reconciler, runtime: KubernetesRuntime) -> float:
-    with clocks() as c:
-        report = _pass(reconciler, runtime, full=True)
-    figure(f"{label}: time", c[0], "s")
-    figure(f"{label}: controller CPU", c[1], "s")
+def _resync(
+    label: str, reconciler: Reconciler, runtime: KubernetesRuntime, repeat: int = 1
+) -> float:
+    """``repeat`` no-op full resyncs; prints the median (and, repeated, the spread)."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        with clocks() as c:
+            report = _pass(reconciler, runtime, full=True)
+        walls.append(c[0])
+        cpus.append(c[1])
+    median = statistics.median(walls)
+    spread = f" (of {repeat}: {min(walls):.2f}-{max(walls):.2f} s)" if repeat > 1 else ""
+    figure(f"{label}: time", median, "s")
+    figure(f"{label}: controller CPU", statistics.median(cpus), "s")
     figure(f"{label}: requests", sum(runtime.request_counts.values()))
-    print(f"    {_by_verb(runtime)}; writes {runtime.api.writes}; {report.summary()}")
+    print(f"    {_by_verb(runtime)}; writes {runtime.api.writes}; {report.summary()}{spread}")
     print(f"    RSS now {rss_now_mb():.0f} MiB, peak so far {peak_rss_mb():.0f} MiB")
-    return c[0]
+    return median
 
 
 def _breakdown(repo: StateRepo, renderer: Renderer, runtime: KubernetesRuntime) -> None:
@@ -184,7 +192,7 @@ def main() -> None:
             print(f"    RSS now {rss_now_mb():.0f} MiB, peak so far {peak_rss_mb():.0f} MiB")
 
             _resync("first resync after it", reconciler, runtime)
-            steady = _resync("no-op full resync", reconciler, runtime)
+            steady = _resync("no-op full resync (median)", reconciler, runtime, repeat=5)
             _breakdown(repo, renderer, runtime)
             renderer.retain(())
             _resync("no-op full resync, render cache cold", reconciler, runtime)

@@ -109,7 +109,10 @@ class KubernetesRuntime:
         self.page_size = page_size
         self._can_write = can_write or (lambda: True)
         self._kinds = set(DEFAULT_KINDS)
-        self._verified: dict[str, str] = {}  # uid -> resourceVersion known to match desired
+        # uid -> the record last made of that object: an object listed again at the same
+        # resourceVersion is the same object, so its record (and whether it was found to
+        # match its desired twin) is reused, not rebuilt.
+        self._records: dict[str, LiveObject] = {}
         self._lock = threading.Lock()
 
     @property
@@ -133,8 +136,7 @@ class KubernetesRuntime:
         out: dict[str, ProjectLive] = {}
         unowned = 0
         with self._lock:  # forget objects that are gone
-            seen = {live.uid for objects in listed for live in objects}
-            self._verified = {uid: rv for uid, rv in self._verified.items() if uid in seen}
+            self._records = {live.uid: live for objects in listed for live in objects}
         for objects in listed:
             for live in objects:
                 if live.project is None:
@@ -156,17 +158,27 @@ class KubernetesRuntime:
             ):
                 # List items carry no kind or apiVersion (capture 24); desired ones do.
                 item["kind"], item["apiVersion"] = name, where.api_version
-                live = LiveObject.of(item, name)
+                live = self._record_of(item, name)
                 twin = desired.get(live.ref)
-                if twin is not None and twin.spec_hash == live.spec_hash:
-                    live.drifted = self._drifted(live, item, twin)
+                live.drifted = (
+                    twin is not None
+                    and twin.spec_hash == live.spec_hash
+                    and self._drifted(live, item, twin)
+                )
                 out.append(live)
         except KubeError as exc:
             raise _sync_error(exc, f"listing {name} objects") from None
         return out
 
+    def _record_of(self, item: dict[str, Any], name: str) -> LiveObject:
+        meta = item["metadata"]
+        known = self._records.get(meta.get("uid", ""))
+        if known is not None and known.resource_version == meta.get("resourceVersion"):
+            return known
+        return LiveObject.of(item, name)
+
     def _drifted(self, live: LiveObject, item: dict[str, Any], twin: Desired) -> bool:
-        if self._verified.get(live.uid) == live.resource_version:
+        if live.verified:
             return False
         drifted = not contains(item, twin.obj())
         if not drifted:
@@ -174,8 +186,9 @@ class KubernetesRuntime:
         return drifted
 
     def _remember(self, live: LiveObject) -> None:
+        live.verified = True
         with self._lock:
-            self._verified[live.uid] = live.resource_version
+            self._records[live.uid] = live
 
     # -- 2. apply ----------------------------------------------------------------------------
 
@@ -240,7 +253,7 @@ class KubernetesRuntime:
             tally.notes.append(f"left {obj.ref} alone: it was replaced by someone else")
         live.pop(obj.ref, None)
         with self._lock:
-            self._verified.pop(obj.uid, None)
+            self._records.pop(obj.uid, None)
         tally.pruned += 1
 
     def foreign_objects(self, namespace: str) -> list[str]:

@@ -45,6 +45,9 @@ class LiveObject:
     """A Deployment's replicas and status; an Ingress's status."""
     drifted: bool = False
     """Its hash matches, but a field rise applies was changed by someone else."""
+    verified: bool = False
+    """Found to hold what its desired twin holds (or it is what rise applied): at this
+    resourceVersion it need not be compared again."""
     terminating: bool = False
 
     @classmethod
