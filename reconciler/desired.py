@@ -19,6 +19,7 @@ from schemas import Problem
 if TYPE_CHECKING:
     from reconciler.secrets import SecretBox
 
+
 class Renderer:
     """Renders projects, remembering each project's last result by a key of its content.
 

@@ -465,6 +465,10 @@ class StateRepo:
             lost_race = ("non-fast-forward", "fast forward", "rejected", "not present locally")
             if any(words in text for words in lost_race):
                 return False
+            if "refs/rise/push/" in text and "not found" in text:
+                # libgit2's local transport can miss the scratch ref it just wrote while
+                # another writer updates refs in the same repository: a lost race too.
+                return False
             raise _remote_error("push to", self.remote, exc) from None
         return not rejected
 
@@ -474,7 +478,6 @@ class StateRepo:
             assert self.remote is not None
             return remotes.create("origin", self.remote.url)
         return remotes["origin"]
-
 
 
 def _remote_error(action: str, remote: Remote, exc: Exception) -> StateError:
