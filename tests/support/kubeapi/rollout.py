@@ -121,13 +121,9 @@ class RolloutSimulator:
         """Pods of any Deployment whose template uses `image` fail to pull it, as a kubelet
         fails on an image no registry has."""
         self._unpullable[image] = failure
-        res = resources.by_kind("Deployment")
-        for namespace_and_name in [
-            (d["metadata"]["namespace"], d["metadata"]["name"])
-            for d in self._api.store.items(res)
-            if image in _images(d)
-        ]:
-            self._dirty.add(namespace_and_name)
+        for d in self._api.store.items(resources.by_kind("Deployment")):
+            if image in _images(d):
+                self._dirty.add((d["metadata"]["namespace"], d["metadata"]["name"]))
 
     def expire_progress_deadline(self, namespace: str, deployment: str) -> None:
         self._deadline.add((namespace, deployment))

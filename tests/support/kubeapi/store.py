@@ -38,9 +38,11 @@ def _sort_key(namespace: str, name: str) -> str:
     return f"/{namespace}/{name}" if namespace else f"/{name}"
 
 
-def _namespace_range(namespace: str) -> tuple[str, str]:
+def _key_range(namespace: str | None) -> tuple[str, str | None]:
     """The keys of one namespace's objects: from "/ns/" up to, not including, "/ns0" ("0"
-    follows "/"), as etcd reads a prefix."""
+    follows "/"), as etcd reads a prefix; with no namespace, every key."""
+    if namespace is None:
+        return "", None
     return f"/{namespace}/", f"/{namespace}0"
 
 
@@ -121,14 +123,14 @@ class Store:
     ) -> Iterator[tuple[str, _Obj]]:
         """(storage key, object) of `res` from key `start` on, in key order, read lazily."""
         bucket = self._bucket(res)
-        low, high = _namespace_range(namespace) if namespace is not None else ("", None)
+        low, high = _key_range(namespace)
         keys = bucket.irange(max(low, start), high, inclusive=(True, False))
         return ((key, bucket[key]) for key in keys)
 
     def count(self, res: Resource, namespace: str | None = None, start: str = "") -> int:
         """How many objects `scan` would give, without reading them."""
         bucket = self._bucket(res)
-        low, high = _namespace_range(namespace) if namespace is not None else ("", None)
+        low, high = _key_range(namespace)
         end = len(bucket) if high is None else bucket.bisect_left(high)
         return max(0, end - bucket.bisect_left(max(low, start)))
 
