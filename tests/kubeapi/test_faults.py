@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 import urllib3
@@ -27,6 +28,18 @@ def server(kube_target: KubeTarget) -> LoopbackKubeAPI:
 
 def _apps(kube: Kube) -> client.AppsV1Api:
     return client.AppsV1Api(kube.api_client)
+
+
+def _apply_captured(kube: Kube, namespace: str, **options: Any) -> Any:
+    """Server-side apply of the captured Deployment `extra-0` (capture 21) as rise does."""
+    return _apps(kube).patch_namespaced_deployment(
+        "extra-0",
+        namespace,
+        captured_body(21, namespace),
+        field_manager="rise",
+        _content_type="application/apply-patch+yaml",
+        **options,
+    )
 
 
 def test_internal_error_for_the_next_matching_request(
@@ -65,13 +78,7 @@ def test_throttle_is_429_with_retry_after(
 ) -> None:
     server.inject(Fault.throttle(method="PATCH"))
     with pytest.raises(client.ApiException) as err:
-        _apps(kube).patch_namespaced_deployment(
-            "extra-0",
-            kube_namespace,
-            captured_body(21, kube_namespace),
-            field_manager="rise",
-            _content_type="application/apply-patch+yaml",
-        )
+        _apply_captured(kube, kube_namespace)
     assert err.value.status == 429
     assert err.value.headers["Retry-After"] == "1"
     body = json.loads(err.value.body)
@@ -86,14 +93,7 @@ def test_delay_beyond_the_client_timeout(
     server.inject(Fault.delay(0.6, method="PATCH"))
     started = time.monotonic()
     with pytest.raises((urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.MaxRetryError)):
-        _apps(kube).patch_namespaced_deployment(
-            "extra-0",
-            kube_namespace,
-            captured_body(21, kube_namespace),
-            field_manager="rise",
-            _content_type="application/apply-patch+yaml",
-            _request_timeout=0.2,
-        )
+        _apply_captured(kube, kube_namespace, _request_timeout=0.2)
     assert time.monotonic() - started < 0.55
     # The server still processes the write after its delay, like a slow real apiserver.
     eventually(lambda: kube.get("Deployment", "extra-0", kube_namespace).status == 200, 5)
@@ -102,13 +102,7 @@ def test_delay_beyond_the_client_timeout(
 def test_dropped_connection(kube: Kube, server: LoopbackKubeAPI, kube_namespace: str) -> None:
     server.inject(Fault.drop(method="PATCH"))
     with pytest.raises((urllib3.exceptions.ProtocolError, urllib3.exceptions.MaxRetryError)):
-        _apps(kube).patch_namespaced_deployment(
-            "extra-0",
-            kube_namespace,
-            captured_body(21, kube_namespace),
-            field_manager="rise",
-            _content_type="application/apply-patch+yaml",
-        )
+        _apply_captured(kube, kube_namespace)
     record = server.requests(method="PATCH")[-1]
     assert record.status is None and record.fault == "drop"
     assert kube.get("Deployment", "extra-0", kube_namespace).status == 404
