@@ -91,10 +91,9 @@ def _format(objects: list[dict[str, Any]], output: str) -> str:
     if output == "json":
         document = {"apiVersion": "v1", "kind": "List", "items": objects}
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    import yaml
+    from reconciler.yaml_text import dump_yaml
 
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump_all(objects, Dumper=dumper, sort_keys=False, allow_unicode=True, width=1 << 16)
+    return dump_yaml(objects)
 
 
 # -- shared with `rise diff` ------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from reconciler.secrets import MASK
+from reconciler.yaml_text import dump_yaml
 
 Action = Literal["create", "update", "delete", "unchanged"]
 Obj = dict[str, Any]
@@ -225,17 +226,7 @@ def _unified(before: Obj | None, after: Obj | None, labels: tuple[str, str], ref
 def _yaml(obj: Obj | None) -> str:
     if obj is None:
         return ""
-    import yaml
-
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(
-        obj,
-        Dumper=dumper,
-        sort_keys=True,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=1 << 16,
-    )
+    return dump_yaml([obj], sort_keys=True)
 
 
 def _paint(line: str, symbol: str, color: bool, bold: bool = False) -> str:

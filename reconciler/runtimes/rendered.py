@@ -27,6 +27,7 @@ from reconciler.health import DeploymentHealth, ProjectHealth
 from reconciler.runtimes.base import Desired, ObjectRef, SyncError, SyncResult
 from reconciler.state import Author, Edit, StateError, StateRepo, layout
 from reconciler.status import StatusState
+from reconciler.yaml_text import dump_yaml
 
 ProjectFiles = dict[str, str | None]
 """File name in the project's folder -> the spec-hash in it (None: no hash found)."""
@@ -186,11 +187,7 @@ def _hash_of(data: bytes | None) -> str | None:
 
 
 def _yaml(obj: dict[str, Any]) -> bytes:
-    import yaml
-
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    text = yaml.dump(obj, Dumper=dumper, sort_keys=False, allow_unicode=True, width=1 << 16)
-    return text.encode()
+    return dump_yaml([obj]).encode()
 
 
 def _health(desired: Sequence[Desired], branch: str) -> ProjectHealth:
