@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -22,32 +21,16 @@ from cli.render import (
     load_secrets,
     load_settings,
     open_state,
-    project_at,
     secrets_key_option,
     state_option,
 )
 
 if TYPE_CHECKING:
-    from reconciler.diff import ObjectDiff
-    from reconciler.render import RenderSettings
-    from reconciler.secrets import SecretBox
+    from reconciler.compare import ProjectDiff
     from reconciler.state import StateRepo
-    from schemas import Problem
 
 EXIT_CHANGES = 1
 EXIT_ERROR = 2
-
-
-@dataclass
-class ProjectDiff:
-    name: str
-    diffs: list[ObjectDiff] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return any(d.action != "unchanged" for d in self.diffs)
 
 
 @click.command()
@@ -96,7 +79,9 @@ def diff(
         names = _selected(repo, old, new, projects)
     except StateError as exc:
         _fail(str(exc))
-    results = [_diff_project(repo, name, old, new, settings, secrets) for name in names]
+    from reconciler.compare import diff_commits
+
+    results = diff_commits(repo, old, new, names, settings, secrets)
     if output == "json":
         click.echo(json.dumps(_as_json(old, new, results), indent=2, ensure_ascii=False))
     else:
@@ -127,36 +112,8 @@ def _selected(repo: StateRepo, old: str, new: str, projects: tuple[str, ...]) ->
     return sorted(changed & set(projects))
 
 
-def _diff_project(
-    repo: StateRepo,
-    name: str,
-    old: str,
-    new: str,
-    settings: RenderSettings,
-    secrets: SecretBox | None,
-) -> ProjectDiff:
-    from reconciler.diff import diff_objects
-    from reconciler.render import RenderError, render_project
-
-    result = ProjectDiff(name)
-    sides: list[list[dict[str, Any]]] = []
-    for ref in (old, new):
-        state = project_at(repo, name, ref)
-        try:
-            sides.append(render_project(state, settings, secrets) if state else [])
-        except RenderError as exc:
-            if ref == new:
-                result.problems = exc.problems
-                return result
-            # The reconciler skipped it then, so what is live is unknown: show it all as new.
-            result.warnings.append(f"{name} could not be rendered at {old[:12]}: {exc}")
-            sides.append([])
-    result.diffs = diff_objects(sides[1], sides[0], labels=(old[:12], new[:12]))
-    return result
-
-
 def _print_text(old: str, new: str, results: list[ProjectDiff], color: bool) -> None:
-    from reconciler.diff import format_diff
+    from reconciler.compare import format_report
 
     for result in results:
         for warning in result.warnings:
@@ -165,8 +122,7 @@ def _print_text(old: str, new: str, results: list[ProjectDiff], color: bool) -> 
             click.echo(f"Project {result.name} cannot be rendered at {new[:12]}:", err=True)
             echo_problems(result.problems)
         elif result.changed:
-            click.echo(f"Project {result.name}:")
-            click.echo(format_diff(result.diffs, color), nl=False, color=color)
+            click.echo(format_report([result], color), nl=False, color=color)
     changed = sum(r.changed for r in results)
     failed = sum(bool(r.problems) for r in results)
     click.echo(
@@ -177,20 +133,7 @@ def _print_text(old: str, new: str, results: list[ProjectDiff], color: bool) -> 
 
 
 def _as_json(old: str, new: str, results: list[ProjectDiff]) -> dict[str, Any]:
-    from reconciler.diff import to_json
-
-    projects: dict[str, Any] = {}
-    for result in results:
-        if result.problems:
-            projects[result.name] = {
-                "error": [{"file": p.file, "message": p.message} for p in result.problems]
-            }
-        else:
-            projects[result.name] = {
-                "changed": result.changed,
-                "warnings": result.warnings,
-                "objects": to_json(result.diffs),
-            }
+    projects = {result.name: result.to_json() for result in results}
     return {
         "from": old,
         "to": new,

@@ -133,16 +133,38 @@ def diff_objects(
 
 def format_diff(diffs: Iterable[ObjectDiff], color: bool = False) -> str:
     """``kubectl diff``-like text: a header per changed object, its unified diff, a summary."""
+
+    def full(diff: ObjectDiff) -> list[str]:
+        lines = [_paint(diff.header, SYMBOLS[diff.action], color, bold=True)]
+        for line in diff.unified.splitlines():
+            if not line.startswith(("---", "+++")):
+                lines.append(_paint(line, line[:1], color))
+        return lines
+
+    return _report(diffs, full)
+
+
+def format_summary(diffs: Iterable[ObjectDiff], color: bool = False) -> str:
+    """``format_diff`` for large changes: one line per changed object with its line counts
+    (``~ Deployment ns/web (+3 -1)``), then the same totals line."""
+
+    def counted(diff: ObjectDiff) -> list[str]:
+        body = [line for line in diff.unified.splitlines() if not line.startswith(("---", "+++"))]
+        added = sum(line.startswith("+") for line in body)
+        removed = sum(line.startswith("-") for line in body)
+        header = f"{diff.header} (+{added} -{removed})"
+        return [_paint(header, SYMBOLS[diff.action], color, bold=True)]
+
+    return _report(diffs, counted)
+
+
+def _report(diffs: Iterable[ObjectDiff], show: Callable[[ObjectDiff], list[str]]) -> str:
     lines: list[str] = []
     counts = dict.fromkeys(SYMBOLS, 0)
     for diff in diffs:
         counts[diff.action] += 1
-        if diff.action == "unchanged":
-            continue
-        lines.append(_paint(diff.header, SYMBOLS[diff.action], color, bold=True))
-        for line in diff.unified.splitlines():
-            if not line.startswith(("---", "+++")):
-                lines.append(_paint(line, line[:1], color))
+        if diff.action != "unchanged":
+            lines.extend(show(diff))
     if counts["create"] + counts["update"] + counts["delete"] == 0:
         lines.append(f"No changes ({counts['unchanged']} objects unchanged).")
     else:

@@ -28,7 +28,9 @@ _PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._\-/:]*(:[\w][\w.\-]{0,127})?@sha2
 
 StatusState = Literal["deploying", "running", "failed", "stopped", "unknown"]
 RowStatus = Literal["deploying", "running", "failed", "stopped", "unknown", "invalid"]
-DeploymentRowStatus = Literal["deploying", "running", "failed", "stopped", "unknown", "superseded"]
+DeploymentRowStatus = Literal[
+    "deploying", "running", "failed", "stopped", "unknown", "superseded", "in_review"
+]
 
 
 def _pinned(value: str) -> str:
@@ -194,6 +196,12 @@ class DeploymentInfo(Payload):
     reason: str | None = None
     commit: str | None = Field(default=None, description="the state-repo commit that wrote it")
     url: str
+    review: str | None = Field(
+        default=None, description="the review it waits on (branch review/<project>/<id>)"
+    )
+    approved_by: list[str] = Field(
+        default_factory=list, description="who approved its review, when it had one"
+    )
 
 
 class ProjectDetail(ProjectRow):
@@ -255,6 +263,10 @@ class DeploymentCreate(Payload):
     app_config: dict[str, Any] | None = Field(
         default=None, description="the app's .rise.toml as a JSON object"
     )
+    review: bool = Field(
+        default=False,
+        description="put it on a review branch instead of deploying (rise d c --review)",
+    )
 
 
 # -- environment ---------------------------------------------------------------------------
@@ -287,10 +299,46 @@ class EnvImported(Payload):
 # -- reviews and webhooks ------------------------------------------------------------------
 
 
+ReviewState = Literal["open", "stale", "rejected", "merged"]
+
+
 class ReviewRow(Payload):
+    """One line of ``rise review ls``."""
+
     project: str
     id: str
     branch: str
+    state: ReviewState
+    author: str = Field(description="who asked for the deployment")
+    created_at: datetime
+    subject: str = Field(description="the first line of the review's commit message")
+    image: str | None = None
+    approvals: list[str] = Field(default_factory=list)
+    approvals_required: int = 1
+    rejected_by: str | None = None
+    reason: str | None = None
+    stale_by: str | None = Field(
+        default=None, description="the main commit with a newer deployment of the project"
+    )
+    head: str = Field(description="the review branch's tip commit")
+    base: str = Field(description="the main commit the review started from")
+    commit: str | None = Field(default=None, description="set when merged: the main commit")
+
+
+class ReviewDetail(ReviewRow):
+    """``rise review show``: the row, plus what approving would change in the cluster."""
+
+    compared_with: str = Field(description="what the diff's left side is: main's render, or live")
+    changed: bool
+    diff: str = Field(description="rise diff's text, secret values masked")
+    objects: list[dict[str, Any]] = Field(default_factory=list)
+    problems: list[str] = Field(
+        default_factory=list, description="why the review cannot be rendered"
+    )
+
+
+class ReviewReject(Payload):
+    reason: str = Field(min_length=1, max_length=2000)
 
 
 class WebhookAnswer(Payload):

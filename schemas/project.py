@@ -16,6 +16,9 @@ ReviewPolicy = Literal["optional", "required"]
 
 class ProjectSettings(FileModel):
     review: ReviewPolicy = "optional"
+    approvals: int = Field(
+        default=1, ge=1, le=10, description="approvals a review needs before it merges"
+    )
     max_replicas: int = Field(default=10, ge=0, le=1000)
     max_cpu: str | None = None
     max_memory: str | None = None

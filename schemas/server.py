@@ -21,6 +21,17 @@ class StateConfig(FileModel):
     password_env: str | None = Field(
         default=None, description="environment variable holding the push password or token"
     )
+    poll_seconds: int | None = Field(
+        default=None,
+        ge=5,
+        description="fetch the remote repo this often and reconcile what moved (for a remote "
+        "without a push webhook)",
+    )
+    serve_git: bool = Field(
+        default=True,
+        description="serve a local state repo over git smart HTTP at /git/state.git "
+        "(rise tokens as the password; pushes are validated first)",
+    )
 
 
 class LocalAuthConfig(FileModel):
@@ -140,6 +151,21 @@ class WebhookConfig(FileModel):
     max_body_bytes: int = Field(default=1 << 20, ge=1024)
 
 
+class ForgeConfig(FileModel):
+    """Where the state repo's pull requests live: rise comments its diff on each one."""
+
+    kind: Literal["github", "gitea", "gitlab"]
+    api_url: str = Field(
+        description="the forge's API root, e.g. https://api.github.com, "
+        "https://gitea.example.com/api/v1 or https://gitlab.example.com/api/v4"
+    )
+    repository: str = Field(description="owner/name of the state repo (GitLab: its path)")
+    token_env: str = Field(description="environment variable holding the forge API token")
+    comment_max_lines: int = Field(
+        default=300, ge=20, description="longer diffs are summarised per object"
+    )
+
+
 class ServerConfig(FileModel):
     data_dir: str = "./rise-data"
     host: str = "127.0.0.1"
@@ -153,6 +179,7 @@ class ServerConfig(FileModel):
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
+    forge: ForgeConfig | None = None
     secrets_key_file: str | None = Field(
         default=None,
         description="file holding the AES-256 key of secret env values (base64); "

@@ -60,14 +60,17 @@ class Store:
                 cached = self._snapshot = self.repo.snapshot()
             return cached
 
-    def commit(self, change: ChangeFn, author: str) -> CommitResult:
-        """Run ``change`` as one commit authored as ``author``; ApiErrors abort it."""
+    def commit(self, change: ChangeFn, author: str, **where: Any) -> CommitResult:
+        """Run ``change`` as one commit authored as ``author``; ApiErrors abort it.
+
+        ``where`` goes to ``StateRepo.commit`` (a review's ``branch`` and ``start``, a
+        ``merge`` parent, ``allow_empty``)."""
         with self._gate:
             if self._closed:
                 raise ShuttingDown()
             self._writing += 1
         try:
-            result = self.repo.commit(change, Author(author))
+            result = self.repo.commit(change, Author(author), **where)
         except ApiError:
             self._metrics.count_commit("refused")
             raise

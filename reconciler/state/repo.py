@@ -77,6 +77,7 @@ class HistoryEntry:
     author: str
     time: datetime
     message: str
+    committer: str
     data: bytes | None
     """The file's content at that commit (None when the commit deleted it)."""
 
@@ -243,6 +244,7 @@ class StateRepo:
                         author=commit.author.name,
                         time=datetime.fromtimestamp(commit.author.time, UTC),
                         message=commit.message.strip(),
+                        committer=commit.committer.name,
                         data=self.git[here].data if here is not None else None,
                     )
                 )
@@ -287,19 +289,32 @@ class StateRepo:
         *,
         branch: str | None = None,
         start: str | None = None,
+        merge: str | None = None,
+        allow_empty: bool = False,
         max_attempts: int = 100,
     ) -> CommitResult:
         """Apply ``change`` to the head of ``branch`` and commit it, retrying lost races.
 
         ``start`` is where a branch that does not exist yet starts (default: the main branch).
+        ``merge`` names a commit recorded as the second parent (a review merged onto the
+        branch); ``allow_empty`` commits even when nothing changed (a recorded verdict).
         Threads sharing this instance take turns (racing each other would only waste
         attempts); other instances and processes are kept honest by the compare-and-swap.
         """
+        target = branch or self.branch
+        extra = [self.resolve(merge).id] if merge else []
         with self._write_lock:
-            return self._commit(change, author, branch or self.branch, start, max_attempts)
+            return self._commit(change, author, target, start, extra, allow_empty, max_attempts)
 
     def _commit(
-        self, change: ChangeFn, author: Author, target: str, start: str | None, max_attempts: int
+        self,
+        change: ChangeFn,
+        author: Author,
+        target: str,
+        start: str | None,
+        extra: list[pygit2.Oid],
+        allow_empty: bool,
+        max_attempts: int,
     ) -> CommitResult:
         for attempt in range(1, max_attempts + 1):
             if self.remote is not None:
@@ -308,10 +323,10 @@ class StateRepo:
             parent = current or self._start_commit(target, start)
             edit = Edit(self.git, parent.tree if parent is not None else None)
             message = change(edit)
-            if message is None or not edit.changed:
+            if message is None or not (edit.changed or allow_empty):
                 return CommitResult(None, attempt)
-            tree_id = edit.build()
-            if parent is not None and tree_id == parent.tree_id:
+            tree_id = edit.build() if edit.changed or parent is None else parent.tree_id
+            if parent is not None and tree_id == parent.tree_id and not allow_empty:
                 return CommitResult(None, attempt)
             now = datetime.now(UTC)
             commit_id = self.git.create_commit(
@@ -320,7 +335,7 @@ class StateRepo:
                 _signature(*COMMITTER, now),
                 message.rstrip() + "\n",
                 tree_id,
-                [parent.id] if parent is not None else [],
+                ([parent.id] if parent is not None else []) + extra,
             )
             if self._advance(target, current, commit_id):
                 return CommitResult(str(commit_id), attempt)

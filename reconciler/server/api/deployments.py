@@ -7,7 +7,9 @@ reconciler. Rollback is a new deployment restoring an earlier one's image and co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import functools
+from dataclasses import dataclass, field
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
@@ -24,6 +26,8 @@ from reconciler.server.openapi import ApiRoute, Operation
 from reconciler.server.store import dump_toml, read_model, write_model
 from reconciler.state import Edit
 from reconciler.state.layout import project_file
+from reconciler.state.repo import COMMITTER
+from reconciler.state.reviews import APPROVED_BY, parse_trailers, review_branch
 from schemas import AppConfig, DeploymentFile, ProjectFile, SchemaError, load_toml, parse_model
 from schemas.api import DeploymentCreate, DeploymentInfo
 from schemas.deployment import DeploymentId
@@ -39,6 +43,9 @@ class _Recorded:
 
     deployment: DeploymentFile
     commit: str
+    approved_by: list[str] = field(default_factory=list)
+    pushed_by: str | None = None
+    """The author of its latest change when that was pushed to git, not made by rise."""
 
 
 def routes(ctx: ServerContext) -> list[BaseRoute]:
@@ -60,9 +67,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         state = await blocking(visible_project, ctx.store, principal, name)
         limit = _limit(request.query_params.get("limit"))
         recorded = await blocking(_history, ctx, name, limit)
-        rows = [
-            deployment_info(ctx, name, r.deployment, state.deployment, r.commit) for r in recorded
-        ]
+        rows = [_info(ctx, name, r, state.deployment) for r in recorded]
         return respond(rows)
 
     async def show_deployment(request: Request) -> Response:
@@ -71,7 +76,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         principal = await caller(request, ctx)
         state = await blocking(visible_project, ctx.store, principal, name)
         found = await blocking(_find, ctx, name, wanted)
-        return respond(deployment_info(ctx, name, found.deployment, state.deployment, found.commit))
+        return respond(_info(ctx, name, found, state.deployment))
 
     async def stop_deployment(request: Request) -> Response:
         name = path_name(request, "project", "project name")
@@ -179,9 +184,11 @@ async def _deploy(
         app = await blocking(_app_at, ctx, name, source.commit)
     deployment = _new_deployment(ctx, principal, body, source)
 
+    review = deployment.id if body.review else None
+
     def change(edit: Edit) -> str:
         project = editable_project(edit, principal, name)
-        _check_policy(name, project, deployment, app)
+        _check_policy(name, project, deployment, app, reviewed=review is not None)
         effective = app or read_model(edit, project_file(name, ".rise.toml"), AppConfig)
         _check_environment(deployment.environment, effective)
         write_model(edit, project_file(name, "deployment.toml"), deployment)
@@ -191,6 +198,12 @@ async def _deploy(
             return f"rollback {name} to {deployment.rollback_of} as {deployment.id}"
         return f"deploy {name} {deployment.id} ({deployment.image})"
 
+    if review is not None:
+        where = {"branch": review_branch(name, review), "start": ctx.store.repo.head()}
+        commit = functools.partial(ctx.store.commit, change, principal.username, **where)
+        result = await blocking(commit)
+        info = deployment_info(ctx, name, deployment, deployment, result.commit)
+        return respond(info.model_copy(update={"status": "in_review", "review": review}), 202)
     result = await blocking(ctx.store.commit, change, principal.username)
     ctx.signal(f"deploy {name} {deployment.id} by {principal.username}", {name})
     return respond(deployment_info(ctx, name, deployment, deployment, result.commit), 201)
@@ -247,15 +260,20 @@ def _app_toml(name: str, app: AppConfig) -> str:
 
 
 def _check_policy(
-    name: str, project: ProjectFile, deployment: DeploymentFile, app: AppConfig | None
+    name: str,
+    project: ProjectFile,
+    deployment: DeploymentFile,
+    app: AppConfig | None,
+    *,
+    reviewed: bool,
 ) -> None:
-    if project.settings.review == "required":
+    if project.settings.review == "required" and not reviewed:
         raise ApiError(
             409,
             "review_required",
-            f"project {name!r} requires a review for every deployment, and this server does "
-            "not take reviews yet",
-            "set the project's review policy to 'optional' to deploy directly",
+            f"project {name!r} requires a review for every deployment; nothing was deployed",
+            "deploy with 'rise deploy --review' (API: \"review\": true), then ask a teammate "
+            "to 'rise review approve' it",
         )
     cap = project.settings.max_replicas
     wanted = [deployment.replicas, app.deploy.replicas if app else None]
@@ -295,8 +313,22 @@ def _history(ctx: ServerContext, name: str, limit: int | None) -> list[_Recorded
         except SchemaError:
             continue  # an invalid version in history: nothing a user can redeploy
         latest = found.get(deployment.id)
-        found[deployment.id] = _Recorded(latest.deployment if latest else deployment, entry.commit)
+        if latest is None:
+            approvals = [v for k, v in parse_trailers(entry.message) if k == APPROVED_BY]
+            pushed = entry.author if entry.committer != COMMITTER[0] else None
+            latest = _Recorded(deployment, entry.commit, approvals, pushed)
+        found[deployment.id] = dataclasses.replace(latest, commit=entry.commit)
     return list(found.values())
+
+
+def _info(
+    ctx: ServerContext, name: str, recorded: _Recorded, current: DeploymentFile | None
+) -> DeploymentInfo:
+    info = deployment_info(ctx, name, recorded.deployment, current, recorded.commit)
+    update: dict[str, object] = {"approved_by": recorded.approved_by}
+    if recorded.pushed_by is not None:
+        update["created_by"] = f"git:{recorded.pushed_by}"  # pushed to git: its author deployed
+    return info.model_copy(update=update)
 
 
 def _find(ctx: ServerContext, name: str, wanted: str) -> _Recorded:

@@ -1,0 +1,260 @@
+"""Reviews of deploys on the server: describe one (with its diff), approve it, reject it.
+
+A review is a branch (``reconciler/state/reviews.py``). What it proposes is always judged
+against the main branch as it is *now*: its files laid over main's head, then validated and
+rendered. Approving merges exactly that, with compare-and-swap: the change function runs
+again on whatever head it lands on, so a deploy that slipped in meanwhile is seen. A review
+whose project got a newer deployment on main since it was opened is stale and refused —
+merging it would silently undo that deployment.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+from reconciler.compare import diff_states, format_report
+from reconciler.render import RenderError, RenderSettings, render_project
+from reconciler.server.api._access import Reader, editable_project, head_reader, read_project
+from reconciler.server.authz import Principal
+from reconciler.server.context import ServerContext
+from reconciler.server.errors import ApiError
+from reconciler.state import Edit, ProjectState, StateError
+from reconciler.state import reviews as branches
+from reconciler.state.layout import project_file
+from reconciler.state.reviews import Review
+from schemas import DeploymentFile, SchemaError, load_toml
+from schemas.api import ReviewDetail, ReviewRow
+
+_REDEPLOY_HINT = "deploy again with --review from the current state, and ask for a new review"
+
+
+class ReviewDesk:
+    """The server's review operations; blocking (call them off the event loop)."""
+
+    def __init__(self, ctx: ServerContext):
+        self._ctx = ctx
+        self._lock = threading.Lock()
+
+    @functools.cached_property
+    def settings(self) -> RenderSettings:
+        return RenderSettings.from_config(self._ctx.config)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def find(self, project: str, review_id: str) -> Review:
+        try:
+            found = branches.read_review(self._ctx.store.repo, project, review_id)
+        except (StateError, ValueError):
+            found = None
+        if found is None:
+            raise ApiError(
+                404,
+                "not_found",
+                f"review {project}/{review_id} not found",
+                "list open reviews with 'rise review ls'",
+            )
+        return found
+
+    def row(self, review: Review, required: int) -> ReviewRow:
+        deployment = _deployment(review)
+        return ReviewRow(
+            project=review.project,
+            id=review.id,
+            branch=review.branch,
+            state=review.state,
+            author=review.author,
+            created_at=review.created_at,
+            subject=review.subject,
+            image=deployment.image if deployment else None,
+            approvals=list(review.approvals),
+            approvals_required=required,
+            rejected_by=review.rejected_by,
+            reason=review.reason,
+            stale_by=review.stale_by,
+            head=review.head,
+            base=review.base,
+        )
+
+    def detail(self, review: Review, required: int, max_lines: int | None = None) -> ReviewDetail:
+        """The row plus the diff of main's render against the review laid over main."""
+        read = head_reader(self._ctx.store)
+        before = read_project(read, review.project)
+        after = read_project(overlay(read, review.files), review.project)
+        result = diff_states(
+            review.project,
+            before,
+            after,
+            self.settings,
+            self._ctx.secrets,
+            labels=("main", review.branch),
+        )
+        return ReviewDetail(
+            **self.row(review, required).model_dump(),
+            compared_with="main",
+            changed=result.changed,
+            diff=format_report([result], max_lines=max_lines),
+            objects=result.to_json().get("objects", []),
+            problems=[str(p) for p in result.problems],
+        )
+
+    # -- verdicts ------------------------------------------------------------------------
+
+    def approve(self, principal: Principal, review: Review, required: int) -> ReviewRow:
+        """Record ``principal``'s approval; with enough approvals, merge onto main."""
+        _check_open(review)
+        if principal.username == review.author:
+            raise ApiError(
+                403,
+                "self_approval",
+                f"you asked for review {review.project}/{review.id}; you cannot approve it",
+                "another member of the project's team (or an admin) approves it",
+            )
+        if review.stale_by is not None:
+            raise _stale(review, review.stale_by)
+        approvals = [*review.approvals, principal.username]
+        approvals = list(dict.fromkeys(a for a in approvals if a != review.author))
+        if len(approvals) < required:
+            self._record(
+                principal,
+                review,
+                f"approve {review.project} {review.id}",
+                [(branches.APPROVED_BY, principal.username)],
+            )
+            return self.row(self.find(review.project, review.id), required)
+        commit = self._merge(principal, review, approvals)
+        merged = self.row(review, required).model_copy(
+            update={"state": "merged", "approvals": approvals, "commit": commit}
+        )
+        self._ctx.signal(
+            f"review {review.branch} approved by {principal.username}", {review.project}
+        )
+        return merged
+
+    def reject(self, principal: Principal, review: Review, reason: str, required: int) -> ReviewRow:
+        _check_open(review)
+        self._record(
+            principal,
+            review,
+            f"reject {review.project} {review.id}",
+            [(branches.REJECTED_BY, principal.username), (branches.REASON, _one_line(reason))],
+        )
+        return self.row(self.find(review.project, review.id), required)
+
+    def _record(
+        self, principal: Principal, review: Review, subject: str, trailers: list[tuple[str, str]]
+    ) -> None:
+        message = f"{subject}\n\n{branches.trailer_block(trailers)}\n"
+
+        def verdict(edit: Edit) -> str:
+            return message
+
+        self._ctx.store.commit(verdict, principal.username, branch=review.branch, allow_empty=True)
+
+    def _merge(self, principal: Principal, review: Review, approvals: list[str]) -> str | None:
+        """Lay the review over main's head (again on every lost race), check, commit."""
+        trailers = [
+            (branches.REVIEW, review.branch),
+            (branches.REQUESTED_BY, review.author),
+            *[(branches.APPROVED_BY, name) for name in approvals],
+        ]
+        message = f"{review.subject}\n\n{branches.trailer_block(trailers)}\n"
+        check = self._renders
+
+        def change(edit: Edit) -> str:
+            editable_project(edit, principal, review.project)
+            for path, data in review.files.items():
+                current, base = edit.read(path), review.base_files.get(path)
+                if current not in (base, data):
+                    raise _conflict(review, path)
+                if data is None:
+                    edit.delete(path)
+                else:
+                    edit.write(path, data)
+            check(read_project(edit.read, review.project), review)
+            return message
+
+        with self._lock:  # one merge at a time: the second sees the first's result
+            result = self._ctx.store.commit(change, review.author, merge=review.head)
+            branches.delete_review(self._ctx.store.repo, review)
+        return result.commit
+
+    def _renders(self, state: ProjectState | None, review: Review) -> None:
+        if state is None or not state.valid:
+            problems = [str(p) for p in state.problems] if state else ["the project is gone"]
+            raise ApiError(
+                409,
+                "invalid_review",
+                f"review {review.project}/{review.id} would make the project invalid on the "
+                f"current main: {problems[0]}",
+                _REDEPLOY_HINT,
+                problems=problems,
+            )
+        try:
+            render_project(state, self.settings, self._ctx.secrets)
+        except RenderError as exc:
+            problems = [str(p) for p in exc.problems]
+            raise ApiError(
+                409,
+                "invalid_review",
+                f"review {review.project}/{review.id} cannot be rendered on the current main: "
+                f"{problems[0]}",
+                _REDEPLOY_HINT,
+                problems=problems,
+            ) from None
+
+
+def overlay(read: Reader, files: dict[str, bytes | None]) -> Reader:
+    """Reads of ``read`` with ``files`` laid over them (None: deleted)."""
+    return lambda path: files[path] if path in files else read(path)
+
+
+def approvals_required(state: ProjectState) -> int:
+    return state.project.settings.approvals if state.project else 1
+
+
+def _deployment(review: Review) -> DeploymentFile | None:
+    path = project_file(review.project, "deployment.toml")
+    data = review.files.get(path)
+    try:
+        return load_toml(data, DeploymentFile, path) if data else None
+    except SchemaError:
+        return None
+
+
+def _check_open(review: Review) -> None:
+    if review.rejected_by is not None:
+        raise ApiError(
+            409,
+            "review_closed",
+            f"review {review.project}/{review.id} was rejected by {review.rejected_by}"
+            + (f": {review.reason}" if review.reason else ""),
+            _REDEPLOY_HINT,
+        )
+
+
+def _stale(review: Review, commit: str) -> ApiError:
+    return ApiError(
+        409,
+        "review_stale",
+        f"review {review.project}/{review.id} is stale: main has a newer deployment of "
+        f"{review.project!r} (commit {commit[:12]}) than the one it was opened against; "
+        "approving it would undo that deployment, so it is not merged",
+        _REDEPLOY_HINT,
+    )
+
+
+def _conflict(review: Review, path: str) -> ApiError:
+    if path.endswith("/deployment.toml"):
+        return _stale(review, "on main")
+    return ApiError(
+        409,
+        "review_stale",
+        f"review {review.project}/{review.id} is stale: {path} changed on main since it was "
+        "opened, and the review changes it too",
+        _REDEPLOY_HINT,
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

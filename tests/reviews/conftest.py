@@ -1,0 +1,41 @@
+"""Fixtures of the review tests: a real ``rise server`` and a team whose project needs review."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.server.conftest import Api, RunningServer, start_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    running = start_server(tmp_path_factory.mktemp("reviews") / "data")
+    yield running
+    running.terminate()
+
+
+@pytest.fixture(scope="module")
+def team(server: RunningServer) -> dict[str, Api]:
+    """alice, bob and dave are in team devops; carol is not."""
+    people = {name: server.user(name) for name in ("alice", "bob", "dave", "carol")}
+    server.admin().ok(
+        "POST",
+        "/api/v1/teams",
+        {"name": "devops", "owners": ["alice"], "members": ["bob", "dave"]},
+        201,
+    )
+    return people
+
+
+def new_project(api: Api, name: str, **settings: object) -> None:
+    body = {"name": name, "owner": "team:devops", "settings": {"review": "required", **settings}}
+    api.ok("POST", "/api/v1/projects", body, 201)
+
+
+def open_review(api: Api, project: str, image: str, **extra: object) -> dict[str, object]:
+    body = {"image": image, "review": True, **extra}
+    created = api.ok("POST", f"/api/v1/projects/{project}/deployments", body, 202)
+    assert created["status"] == "in_review" and created["review"] == created["id"]
+    return created
