@@ -52,19 +52,16 @@ def validate(path: Path, ref: str | None) -> None:
     Prints each problem as `path: message`; exits 0 when valid and 1 when not.
     """
     from reconciler.state import StateError, StateRepo
+    from reconciler.state.check import validation_lines
 
     try:
         snapshot = StateRepo(path).snapshot(ref)
     except StateError as exc:
         raise click.ClickException(f"{path}: not a readable state repository: {exc}") from None
-    problems = snapshot.all_problems
+    problems, summary = validation_lines(snapshot)
     for problem in problems:
-        click.echo(str(problem))
-    summary = (
-        f"{len(snapshot.projects)} projects, {len(snapshot.teams)} teams at "
-        f"{snapshot.commit[:12]}: "
-    )
+        click.echo(problem)
     if problems:
-        click.echo(summary + f"{len(problems)} problem(s).", err=True)
+        click.echo(summary, err=True)
         raise SystemExit(1)
-    click.echo(summary + "valid.")
+    click.echo(summary)

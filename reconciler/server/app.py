@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from reconciler.registry.http import registry_routes
-from reconciler.server import ingress_auth, openapi, webhooks
+from reconciler.server import git_http, ingress_auth, openapi, webhooks
 from reconciler.server.api import auth, deployments, env, projects, reviews, teams
 from reconciler.server.auth import authenticate
 from reconciler.server.authz import project_actions
@@ -47,7 +47,7 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
     registry's token and credentials endpoints are always mounted, deciding with this server's
     ``authenticate`` and ``project_actions``.
     """
-    refresher = webhooks.Refresher(ctx.store.repo, ctx.signal)
+    refresher = webhooks.Refresher(ctx.store.repo, ctx.signal, ctx.config.state.poll_seconds)
     version = _version()
     started = threading.Event()
     routes: list[BaseRoute] = [
@@ -60,6 +60,7 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
         *env.routes(ctx),
         *reviews.routes(ctx),
         *webhooks.routes(ctx, refresher),
+        *git_http.routes(ctx, refresher.request),
         *ingress_auth.routes(ctx),
         *registry_routes(
             ctx.registry_issuer, ctx.registry, authenticate, project_actions, ctx.store.snapshot

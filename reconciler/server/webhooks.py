@@ -59,9 +59,11 @@ _PING_EVENTS = {"ping"}
 class Refresher:
     """A thread that fetches the state repo and signals the loop for the projects that moved."""
 
-    def __init__(self, repo: StateRepo, signal: SignalFn):
+    def __init__(self, repo: StateRepo, signal: SignalFn, poll_seconds: float | None = None):
+        """``poll_seconds``: also refresh this often unasked (a remote without a webhook)."""
         self._repo = repo
         self._signal = signal
+        self._poll = poll_seconds
         self._wanted = threading.Event()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -85,12 +87,12 @@ class Refresher:
 
     def _run(self) -> None:
         while True:
-            self._wanted.wait()
+            asked = self._wanted.wait(self._poll)
             if self._stopping.is_set():
                 return
             self._wanted.clear()
             with self._lock:
-                reasons, self._reasons = self._reasons, []
+                reasons, self._reasons = self._reasons or ([] if asked else ["poll"]), []
             try:
                 self.refresh("; ".join(reasons[:3]) + (" …" if len(reasons) > 3 else ""))
             except StateError as exc:

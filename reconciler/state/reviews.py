@@ -141,6 +141,7 @@ def _read(repo: StateRepo, branch: str, main: pygit2.Commit) -> Review | None:
     base_id = git.merge_base(tip.id, main.id)
     if base_id is None:
         return None
+    base = git[base_id]
     commits = list(_own_commits(tip, base_id))  # newest first
     if not commits:
         return None
@@ -155,8 +156,7 @@ def _read(repo: StateRepo, branch: str, main: pygit2.Commit) -> Review | None:
                 rejected_by = value
             elif key == REASON:
                 reason = value
-    base = git[base_id]
-    files = _changed(base.tree, tip.tree)
+    files = sorted(repo.changed_paths(str(base_id), str(tip.id)))
     deployment = layout.project_file(project, "deployment.toml")
     stale_by = None
     if _blob(git, main.tree, deployment) != _blob(git, base.tree, deployment):
@@ -184,11 +184,6 @@ def _own_commits(tip: pygit2.Commit, base: pygit2.Oid) -> Iterator[pygit2.Commit
     while commit is not None and commit.id != base:
         yield commit
         commit = commit.parents[0] if commit.parents else None
-
-
-def _changed(old: pygit2.Tree, new: pygit2.Tree) -> list[str]:
-    diff = old.diff_to_tree(new)
-    return sorted({path for d in diff.deltas for path in (d.old_file.path, d.new_file.path)})
 
 
 def _blob(git: pygit2.Repository, tree: pygit2.Tree, path: str) -> bytes | None:
