@@ -8,6 +8,7 @@ flight) closes the commit gate, then lets the in-flight reconcile finish.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata
 import logging
 import threading
@@ -23,14 +24,17 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from reconciler.registry.http import registry_routes
+from reconciler.render import RenderSettings
 from reconciler.server import git_http, ingress_auth, openapi, webhooks
 from reconciler.server.api import auth, deployments, env, projects, reviews, teams
 from reconciler.server.auth import authenticate
 from reconciler.server.authz import project_actions
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import EXCEPTION_HANDLERS
+from reconciler.server.forges import build_forge
 from reconciler.server.logs import RequestLog
 from reconciler.server.openapi import ApiRoute, Operation
+from reconciler.server.pull_requests import PullRequestReviewer
 from reconciler.state import StateError
 from schemas.api import Health, VersionInfo
 
@@ -48,6 +52,8 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
     ``authenticate`` and ``project_actions``.
     """
     refresher = webhooks.Refresher(ctx.store.repo, ctx.signal, ctx.config.state.poll_seconds)
+    settings = functools.cache(lambda: RenderSettings.from_config(ctx.config))
+    reviewer = _pull_request_reviewer(ctx, settings)
     version = _version()
     started = threading.Event()
     routes: list[BaseRoute] = [
@@ -58,8 +64,8 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
         *teams.routes(ctx),
         *deployments.routes(ctx),
         *env.routes(ctx),
-        *reviews.routes(ctx),
-        *webhooks.routes(ctx, refresher),
+        *reviews.routes(ctx, settings),
+        *webhooks.routes(ctx, refresher, reviewer),
         *git_http.routes(ctx, refresher.request),
         *ingress_auth.routes(ctx),
         *registry_routes(
@@ -72,6 +78,8 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ctx.controller.start()
         refresher.start()
+        if reviewer is not None:
+            reviewer.start()
         started.set()
         log.info("rise server ready", extra={"state": ctx.store.repo.path, "version": version})
         try:
@@ -81,6 +89,8 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
             if not await run_in_threadpool(ctx.store.close, SHUTDOWN_TIMEOUT):
                 log.error("state-repo commits still running after %ss", SHUTDOWN_TIMEOUT)
             await run_in_threadpool(refresher.stop, SHUTDOWN_TIMEOUT)
+            if reviewer is not None:
+                await run_in_threadpool(reviewer.stop, SHUTDOWN_TIMEOUT)
             await run_in_threadpool(ctx.controller.stop, SHUTDOWN_TIMEOUT)
             log.info("rise server stopped")
 
@@ -93,6 +103,24 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
     app.state.ctx = ctx
     app.state.authenticator = ctx.authenticator
     return app
+
+
+def _pull_request_reviewer(
+    ctx: ServerContext, settings: Callable[[], RenderSettings]
+) -> PullRequestReviewer | None:
+    forge = ctx.config.forge
+    if forge is None:
+        return None
+    if not ctx.forge_token:
+        log.error("[forge] token_env %s is not set: pull requests get no comments", forge.token_env)
+        return None
+    return PullRequestReviewer(
+        ctx.store.repo,
+        build_forge(forge, ctx.forge_token),
+        settings,
+        ctx.secrets,
+        max_lines=forge.comment_max_lines,
+    )
 
 
 def _operations(ctx: ServerContext, version: str, started: threading.Event) -> list[BaseRoute]:

@@ -64,6 +64,8 @@ class ServerContext:
     webhook_secret: str | None
     registry_issuer: TokenIssuer
     registry: CredentialsProvider
+    forge_token: str | None = None
+    """The ``[forge]`` API token (from the variable ``token_env`` names)."""
 
     def app_url(self, project: str) -> str:
         return self.config.app_url_template.format(project=project)
@@ -123,6 +125,7 @@ def build_context(
         webhook_secret=env.get(config.webhooks.secret_env or WEBHOOK_SECRET_VARIABLE) or None,
         registry_issuer=registry_issuer,
         registry=provider_from_config(config.registry, registry_issuer),
+        forge_token=env.get(config.forge.token_env) if config.forge else None,
     )
 
 

@@ -10,8 +10,8 @@ merging it would silently undo that deployment.
 
 from __future__ import annotations
 
-import functools
 import threading
+from collections.abc import Callable
 
 from reconciler.compare import diff_states, format_report
 from reconciler.render import RenderError, RenderSettings, render_project
@@ -32,13 +32,10 @@ _REDEPLOY_HINT = "deploy again with --review from the current state, and ask for
 class ReviewDesk:
     """The server's review operations; blocking (call them off the event loop)."""
 
-    def __init__(self, ctx: ServerContext):
+    def __init__(self, ctx: ServerContext, settings: Callable[[], RenderSettings]):
         self._ctx = ctx
+        self._settings = settings
         self._lock = threading.Lock()
-
-    @functools.cached_property
-    def settings(self) -> RenderSettings:
-        return RenderSettings.from_config(self._ctx.config)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -85,7 +82,7 @@ class ReviewDesk:
             review.project,
             before,
             after,
-            self.settings,
+            self._settings(),
             self._ctx.secrets,
             labels=("main", review.branch),
         )
@@ -191,7 +188,7 @@ class ReviewDesk:
                 problems=problems,
             )
         try:
-            render_project(state, self.settings, self._ctx.secrets)
+            render_project(state, self._settings(), self._ctx.secrets)
         except RenderError as exc:
             problems = [str(p) for p in exc.problems]
             raise ApiError(

@@ -1,10 +1,11 @@
-"""``POST /webhooks/git``: push events from GitHub, Gitea and GitLab.
+"""``POST /webhooks/git``: push and pull-request events from GitHub, Gitea and GitLab.
 
 The handler only checks and hands over: body size (413), signature or token in constant time
 (401), JSON (400), duplicate delivery (200, ignored); then it answers 202 and the
 ``Refresher`` thread does the slow part — fetch, find the projects whose folders changed
 since it last looked, and signal the reconciler for just those. Many pushes in a burst
-coalesce into one fetch.
+coalesce into one fetch. Pull-request events go to the ``PullRequestReviewer``
+(``pull_requests.py``) when a ``[forge]`` is configured; a merged one is a push to main.
 
 Unsigned deliveries are refused unless ``[webhooks] allow_unsigned = true``; with no secret
 configured (``RISE_WEBHOOK_SECRET``, or the variable ``[webhooks] secret_env`` names) every
@@ -31,6 +32,7 @@ from reconciler.server.api._http import read_capped, respond
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
 from reconciler.server.openapi import ApiRoute, Operation
+from reconciler.server.pull_requests import PullRequestReviewer, is_pull_request_event, parse_event
 from reconciler.state import StateError, StateRepo
 from schemas.api import WebhookAnswer
 
@@ -53,6 +55,10 @@ _PROVIDERS = (  # Gitea also sends GitHub's headers, so it is recognised first
     _Provider("github", "x-github-event", "x-github-delivery"),
 )
 _PUSH_EVENTS = {"push", "Push Hook"}
+_PR_IGNORED = (
+    "pull requests are commented on when [forge] is configured, for pull requests into the "
+    "state branch being opened, pushed to or merged"
+)
 _PING_EVENTS = {"ping"}
 
 
@@ -127,7 +133,10 @@ class _Deliveries:
             return True
 
 
-def routes(ctx: ServerContext, refresher: Refresher) -> list[BaseRoute]:
+def routes(
+    ctx: ServerContext, refresher: Refresher, reviewer: PullRequestReviewer | None = None
+) -> list[BaseRoute]:
+    """``reviewer`` comments on pull requests (None: no ``[forge]``, they are ignored)."""
     settings = ctx.config.webhooks
     deliveries = _Deliveries()
     branch_ref = f"refs/heads/{ctx.store.repo.branch}"
@@ -153,6 +162,10 @@ def routes(ctx: ServerContext, refresher: Refresher) -> list[BaseRoute]:
         if event in _PING_EVENTS:
             ctx.metrics.count_webhook(provider.name, "ping")
             return respond(answer.model_copy(update={"reason": "pong"}))
+        if is_pull_request_event(event):
+            update = _pull_request(provider.name, event, payload)
+            ctx.metrics.count_webhook(provider.name, "accepted" if update else "ignored")
+            return respond(answer.model_copy(update=update or {"reason": _PR_IGNORED}), 202)
         if event not in _PUSH_EVENTS or payload.get("ref") != branch_ref:
             ctx.metrics.count_webhook(provider.name, "ignored")
             reason = f"only pushes to {branch_ref} reconcile"
@@ -161,13 +174,26 @@ def routes(ctx: ServerContext, refresher: Refresher) -> list[BaseRoute]:
         ctx.metrics.count_webhook(provider.name, "accepted")
         return respond(answer.model_copy(update={"reconcile": True}), 202)
 
+    def _pull_request(provider: str, event: str, payload: dict[str, object]) -> dict[str, object]:
+        """What a pull-request event sets in motion (empty: nothing)."""
+        pull = parse_event(provider, event, payload)
+        if reviewer is None or pull is None or pull.base != ctx.store.repo.branch:
+            return {}
+        if pull.action == "merged":
+            refresher.request(f"{provider} pull request #{pull.number} merged")
+            return {"reconcile": True, "reason": f"#{pull.number} merged"}
+        if pull.action == "review":
+            reviewer.submit(pull)
+            return {"reason": f"reviewing #{pull.number} at {pull.head[:12]}"}
+        return {}
+
     return [
         ApiRoute(
             "/webhooks/git",
             git_webhook,
             "POST",
             Operation(
-                "Push events of the state repository (GitHub, Gitea, GitLab)",
+                "Push and pull-request events of the state repository (GitHub, Gitea, GitLab)",
                 response=WebhookAnswer,
                 status=202,
                 public=True,

@@ -369,6 +369,24 @@ class StateRepo:
         except pygit2.GitError as exc:
             raise _remote_error("fetch from", self.remote, exc) from None
 
+    def fetch_ref(self, ref: str) -> str | None:
+        """Fetch one ref of the remote (a pull request's head, say); its commit, or None."""
+        if self.remote is None:
+            return None
+        local = f"refs/rise/fetched/{ref.removeprefix('refs/')}"
+        try:
+            self._origin().fetch([f"+{ref}:{local}"], callbacks=_callbacks(self.remote))
+        except pygit2.GitError as exc:
+            raise _remote_error("fetch from", self.remote, exc) from None
+        found = self.git.references.get(local)
+        return str(found.target) if found is not None else None
+
+    def has_commit(self, commit: str) -> bool:
+        try:
+            return isinstance(self.git.get(commit), pygit2.Commit)
+        except (ValueError, pygit2.GitError):
+            return False
+
     def pack_loose_objects(self) -> int:
         """Move loose objects into one pack (what ``git gc`` does); returns how many.
 

@@ -7,11 +7,14 @@ with a reason. The work is done by ``reconciler/server/reviewing.py``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from reconciler.render import RenderSettings
 from reconciler.server.api._access import visible_project
 from reconciler.server.api._http import blocking, caller, path_name, read_body, respond, snapshot
 from reconciler.server.authz import Access, Principal, project_access
@@ -28,8 +31,8 @@ _STATES = ("open", "stale", "rejected")
 _REVIEW_ID: TypeAdapter[str] = TypeAdapter(DeploymentId)
 
 
-def routes(ctx: ServerContext) -> list[BaseRoute]:
-    desk = ReviewDesk(ctx)
+def routes(ctx: ServerContext, settings: Callable[[], RenderSettings]) -> list[BaseRoute]:
+    desk = ReviewDesk(ctx, settings)
 
     async def list_all(request: Request) -> Response:
         principal = await caller(request, ctx)

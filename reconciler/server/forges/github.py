@@ -1,0 +1,50 @@
+"""GitHub's REST API (and Gitea's, which follows it): issue comments and commit statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.server.forges.base import STATUS_CONTEXT, ForgeClient, StatusState
+
+
+class GitHubClient(ForgeClient):
+    """``/repos/{owner}/{repo}/issues/{n}/comments``, ``/issues/comments/{id}``,
+    ``/statuses/{sha}``; a pull request is an issue for comments."""
+
+    kind = "github"
+
+    def auth_headers(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"}
+
+    def comments_path(self, number: int) -> str:
+        return f"/repos/{self.repository}/issues/{number}/comments"
+
+    def comment_path(self, number: int, comment_id: int) -> str:
+        return f"/repos/{self.repository}/issues/comments/{comment_id}"
+
+    def status_request(
+        self, sha: str, state: StatusState, description: str, url: str | None
+    ) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {
+            "state": state,
+            "context": STATUS_CONTEXT,
+            "description": description,
+        }
+        if url:
+            body["target_url"] = url
+        return f"/repos/{self.repository}/statuses/{sha}", body
+
+    def pull_ref(self, number: int) -> str:
+        return f"refs/pull/{number}/head"
+
+
+class GiteaClient(GitHubClient):
+    """Gitea's API has GitHub's paths; it takes ``token`` auth and pages with ``limit``."""
+
+    kind = "gitea"
+
+    def auth_headers(self, token: str) -> dict[str, str]:
+        return {"Authorization": f"token {token}", "Accept": "application/json"}
+
+    def page_size_param(self) -> str:
+        return "limit"
