@@ -124,7 +124,7 @@ def parse_trailers(message: str) -> list[tuple[str, str]]:
     if len(paragraphs) < 2:
         return []
     out = []
-    for line in paragraphs[-1].splitlines():
+    for line in paragraphs[-1].split("\n"):
         key, sep, value = line.partition(": ")
         if sep and key and " " not in key:
             out.append((key, value.strip()))
