@@ -9,7 +9,7 @@ objects are summarised one line each with counts of changed lines, so a review o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -88,19 +88,22 @@ def format_report(
 ) -> str:
     """Each changed project's diff under ``Project <name>:``; problems as ``file: message``.
 
-    With ``max_lines``, a project whose full diff is longer is summarised per object.
+    With ``max_lines``, a report longer than that summarises every object in one line.
     """
+    shown = [r for r in results if r.problems or r.changed]
+    text = _report(shown, lambda diffs: format_diff(diffs, color))
+    if max_lines is not None and text.count("\n") > max_lines:
+        text = _report(shown, lambda diffs: format_summary(diffs, color))
+    return text
+
+
+def _report(results: list[ProjectDiff], show: Callable[[list[ObjectDiff]], str]) -> str:
     out: list[str] = []
     for result in results:
         if result.problems:
             out.append(f"Project {result.name} cannot be rendered:")
             out.extend(str(p) for p in result.problems)
-            continue
-        if not result.changed:
-            continue
-        out.append(f"Project {result.name}:")
-        text = format_diff(result.diffs, color)
-        if max_lines is not None and text.count("\n") > max_lines:
-            text = format_summary(result.diffs, color)
-        out.append(text.rstrip("\n"))
+        else:
+            out.append(f"Project {result.name}:")
+            out.append(show(result.diffs).rstrip("\n"))
     return "\n".join(out) + "\n" if out else ""
