@@ -31,9 +31,8 @@ from reconciler.server.pull_requests import PullRequestReviewer
 from reconciler.state import Author, Edit, StateRepo
 from schemas.server import ForgeConfig
 
-_OBJECTS_PER_PROJECT = (
-    7  # Namespace, ServiceAccount, Deployment, Service, Ingress, NetworkPolicy, +1
-)
+# Namespace, ServiceAccount, Deployment, Service, Ingress, NetworkPolicy (no env: no Secret)
+_OBJECTS_PER_PROJECT = 6
 
 
 def _image(project: str, n: int) -> str:
@@ -113,7 +112,7 @@ def bench_comment(workdir: Path, objects: int) -> tuple[float, int]:
     assert problem is None, problem
     changed = len(re.findall(r"^[~+-] \w+ ", body, re.M))
     times = samples(lambda: reviewer.comment_body(1, head), 5)
-    print(f"pull-request comment: {count} new projects")
+    print(f"pull-request comment: {count} new projects ({count * _OBJECTS_PER_PROJECT} objects)")
     figure("objects in the diff (summarised per object)", changed)
     figure("comment lines", body.count("\n"))
     figure("validate + render + diff + format: p50", median_ms(times), "ms")
