@@ -10,6 +10,10 @@ from cli._group import LazyGroup
 
 # name -> ("module:attribute", help). Each command group lives in its own module.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "login": ("cli.auth:login", "Log in to a rise server."),
+    "logout": ("cli.auth:logout", "Forget the login of the current profile."),
+    "whoami": ("cli.auth:whoami", "Show who you are logged in as."),
+    "project": ("cli.projects:project", "Create and manage projects (alias: p)."),
     "state": ("cli.state:state", "Create and validate state repositories."),
     "render": ("cli.render:render", "Print the Kubernetes manifests of a project."),
     "diff": ("cli.diff:diff", "Show what would change between two states."),
@@ -25,8 +29,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(package_name="rise-deploy", prog_name="rise")
-def cli() -> None:
-    """rise: deploy container apps to Kubernetes the GitOps way."""
+@click.option("--url", envvar="RISE_URL", help="The rise server (overrides the profile's).")
+@click.option("--profile", envvar="RISE_PROFILE", help="Which saved login to use.")
+@click.pass_context
+def cli(ctx: click.Context, url: str | None, profile: str | None) -> None:
+    """rise: deploy container apps to Kubernetes the GitOps way.
+
+    Exit codes: 0 ok, 1 failed, 2 usage or bad input, 3 not logged in or not allowed,
+    4 not found, 5 conflict, 6 server unavailable, 130 interrupted.
+    """
+    from cli.session import Session
+
+    ctx.obj = Session(url=url, profile=profile)
 
 
 def main() -> None:
