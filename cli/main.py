@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logout": ("cli.auth:logout", "Forget the login of the current profile."),
     "whoami": ("cli.auth:whoami", "Show who you are logged in as."),
     "project": ("cli.projects:project", "Create and manage projects (alias: p)."),
+    "review": ("cli.reviews:review", "List, show, approve and reject deployments under review."),
     "state": ("cli.state:state", "Create and validate state repositories."),
     "render": ("cli.render:render", "Print the Kubernetes manifests of a project."),
     "diff": ("cli.diff:diff", "Show what would change between two states."),
