@@ -26,6 +26,7 @@ from reconciler.compare import ProjectDiff, diff_states, format_report
 from reconciler.render import RenderSettings
 from reconciler.secrets import SecretBox
 from reconciler.server.forges import ForgeClient, ForgeError
+from reconciler.server.worker import Worker
 from reconciler.state import StateError, StateRepo
 from reconciler.state.check import validation_lines
 
@@ -87,7 +88,7 @@ def _event(
     return None
 
 
-class PullRequestReviewer:
+class PullRequestReviewer(Worker):
     """Reviews pull requests on one worker thread; ``review`` also runs synchronously."""
 
     def __init__(
@@ -99,6 +100,7 @@ class PullRequestReviewer:
         *,
         max_lines: int = 300,
     ):
+        super().__init__("rise-pull-requests")
         self._repo = repo
         self._forge = forge
         self._settings = settings
@@ -106,39 +108,27 @@ class PullRequestReviewer:
         self._max_lines = max_lines
         self._queue: dict[int, PullRequestEvent] = {}
         self._lock = threading.Lock()
-        self._wanted = threading.Event()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rise-pull-requests", daemon=True)
 
     def submit(self, event: PullRequestEvent) -> None:
         with self._lock:
             self._queue.pop(event.number, None)
             self._queue[event.number] = event  # the newest head wins
-        self._wanted.set()
-
-    def start(self) -> None:
-        self._thread.start()
+        self.wake()
 
     def stop(self, timeout: float) -> None:
-        self._stopping.set()
-        self._wanted.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        super().stop(timeout)
         self._forge.close()
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wanted.wait()
-            self._wanted.clear()
-            while not self._stopping.is_set():
-                with self._lock:
-                    if not self._queue:
-                        break
-                    event = self._queue.pop(next(iter(self._queue)))
-                try:
-                    self.review(event)
-                except (ForgeError, StateError) as exc:
-                    log.error("pull request #%d: %s", event.number, exc)
+    def work(self, asked: bool) -> None:
+        while not self.stopping:
+            with self._lock:
+                if not self._queue:
+                    return
+                event = self._queue.pop(next(iter(self._queue)))
+            try:
+                self.review(event)
+            except (ForgeError, StateError) as exc:
+                log.error("pull request #%d: %s", event.number, exc)
 
     def review(self, event: PullRequestEvent) -> str:
         """Validate and diff the pull request's head; comment and set the status. The body."""

@@ -33,6 +33,7 @@ from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
 from reconciler.server.openapi import ApiRoute, Operation
 from reconciler.server.pull_requests import PullRequestReviewer, is_pull_request_event, parse_event
+from reconciler.server.worker import Worker
 from reconciler.state import StateError, StateRepo
 from schemas.api import WebhookAnswer
 
@@ -62,47 +63,30 @@ _PR_IGNORED = (
 _PING_EVENTS = {"ping"}
 
 
-class Refresher:
+class Refresher(Worker):
     """A thread that fetches the state repo and signals the loop for the projects that moved."""
 
     def __init__(self, repo: StateRepo, signal: SignalFn, poll_seconds: float | None = None):
         """``poll_seconds``: also refresh this often unasked (a remote without a webhook)."""
+        super().__init__("rise-refresher", poll_seconds)
         self._repo = repo
         self._signal = signal
-        self._poll = poll_seconds
-        self._wanted = threading.Event()
-        self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._reasons: list[str] = []
         self._seen = repo.head()
-        self._thread = threading.Thread(target=self._run, name="rise-refresher", daemon=True)
 
     def request(self, reason: str) -> None:
         with self._lock:
             self._reasons.append(reason)
-        self._wanted.set()
+        self.wake()
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float) -> None:
-        self._stopping.set()
-        self._wanted.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while True:
-            asked = self._wanted.wait(self._poll)
-            if self._stopping.is_set():
-                return
-            self._wanted.clear()
-            with self._lock:
-                reasons, self._reasons = self._reasons or ([] if asked else ["poll"]), []
-            try:
-                self.refresh("; ".join(reasons[:3]) + (" …" if len(reasons) > 3 else ""))
-            except StateError as exc:
-                log.error("fetching the state repository failed: %s", exc)
+    def work(self, asked: bool) -> None:
+        with self._lock:
+            reasons, self._reasons = self._reasons or ([] if asked else ["poll"]), []
+        try:
+            self.refresh("; ".join(reasons[:3]) + (" …" if len(reasons) > 3 else ""))
+        except StateError as exc:
+            log.error("fetching the state repository failed: %s", exc)
 
     def refresh(self, reason: str) -> None:
         self._repo.fetch()

@@ -53,9 +53,11 @@ class ForgeClient:
     def update_method(self) -> str:
         return "PATCH"
 
-    def status_request(
-        self, sha: str, state: StatusState, description: str, url: str | None
-    ) -> tuple[str, dict[str, Any]]:
+    def status_path(self, sha: str) -> str:
+        raise NotImplementedError
+
+    def status_fields(self, state: StatusState) -> dict[str, Any]:
+        """The forge's words for the state and for rise's status context."""
         raise NotImplementedError
 
     def pull_ref(self, number: int) -> str:
@@ -77,8 +79,10 @@ class ForgeClient:
     def set_status(
         self, sha: str, state: StatusState, description: str, url: str | None = None
     ) -> None:
-        path, body = self.status_request(sha, state, description[:140], url)
-        self._send("POST", path, body)
+        body = {**self.status_fields(state), "description": description[:140]}
+        if url:
+            body["target_url"] = url
+        self._send("POST", self.status_path(sha), body)
 
     def close(self) -> None:
         self.http.close()

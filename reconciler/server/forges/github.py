@@ -22,17 +22,11 @@ class GitHubClient(ForgeClient):
     def comment_path(self, number: int, comment_id: int) -> str:
         return f"/repos/{self.repository}/issues/comments/{comment_id}"
 
-    def status_request(
-        self, sha: str, state: StatusState, description: str, url: str | None
-    ) -> tuple[str, dict[str, Any]]:
-        body: dict[str, Any] = {
-            "state": state,
-            "context": STATUS_CONTEXT,
-            "description": description,
-        }
-        if url:
-            body["target_url"] = url
-        return f"/repos/{self.repository}/statuses/{sha}", body
+    def status_path(self, sha: str) -> str:
+        return f"/repos/{self.repository}/statuses/{sha}"
+
+    def status_fields(self, state: StatusState) -> dict[str, Any]:
+        return {"state": state, "context": STATUS_CONTEXT}
 
     def pull_ref(self, number: int) -> str:
         return f"refs/pull/{number}/head"

@@ -32,17 +32,11 @@ class GitLabClient(ForgeClient):
     def update_method(self) -> str:
         return "PUT"
 
-    def status_request(
-        self, sha: str, state: StatusState, description: str, url: str | None
-    ) -> tuple[str, dict[str, Any]]:
-        body: dict[str, Any] = {
-            "state": _STATES[state],
-            "name": STATUS_CONTEXT,
-            "description": description,
-        }
-        if url:
-            body["target_url"] = url
-        return f"/projects/{self._project}/statuses/{sha}", body
+    def status_path(self, sha: str) -> str:
+        return f"/projects/{self._project}/statuses/{sha}"
+
+    def status_fields(self, state: StatusState) -> dict[str, Any]:
+        return {"state": _STATES[state], "name": STATUS_CONTEXT}
 
     def pull_ref(self, number: int) -> str:
         return f"refs/merge-requests/{number}/head"
