@@ -98,7 +98,26 @@ class ReviewDesk:
     # -- verdicts ------------------------------------------------------------------------
 
     def approve(self, principal: Principal, review: Review, required: int) -> ReviewRow:
-        """Record ``principal``'s approval; with enough approvals, merge onto main."""
+        """Record ``principal``'s approval; with enough approvals, merge onto main.
+
+        Verdicts take turns and decide on a fresh read: two last approvals at once make
+        one merge, and no verdict lands on a branch a merge just removed."""
+        with self._lock:
+            return self._approve(principal, self.find(review.project, review.id), required)
+
+    def reject(self, principal: Principal, review: Review, reason: str, required: int) -> ReviewRow:
+        with self._lock:
+            review = self.find(review.project, review.id)
+            _check_open(review)
+            self._record(
+                principal,
+                review,
+                f"reject {review.project} {review.id}",
+                [(branches.REJECTED_BY, principal.username), (branches.REASON, _one_line(reason))],
+            )
+            return self.row(self.find(review.project, review.id), required)
+
+    def _approve(self, principal: Principal, review: Review, required: int) -> ReviewRow:
         _check_open(review)
         if principal.username == review.author:
             raise ApiError(
@@ -127,16 +146,6 @@ class ReviewDesk:
             f"review {review.branch} approved by {principal.username}", {review.project}
         )
         return merged
-
-    def reject(self, principal: Principal, review: Review, reason: str, required: int) -> ReviewRow:
-        _check_open(review)
-        self._record(
-            principal,
-            review,
-            f"reject {review.project} {review.id}",
-            [(branches.REJECTED_BY, principal.username), (branches.REASON, _one_line(reason))],
-        )
-        return self.row(self.find(review.project, review.id), required)
 
     def _record(
         self, principal: Principal, review: Review, subject: str, trailers: list[tuple[str, str]]
@@ -171,9 +180,8 @@ class ReviewDesk:
             check(read_project(edit.read, review.project), review)
             return message
 
-        with self._lock:  # one merge at a time: the second sees the first's result
-            result = self._ctx.store.commit(change, review.author, merge=review.head)
-            branches.delete_review(self._ctx.store.repo, review)
+        result = self._ctx.store.commit(change, review.author, merge=review.head)
+        branches.delete_review(self._ctx.store.repo, review)
         return result.commit
 
     def _renders(self, state: ProjectState | None, review: Review) -> None:

@@ -146,3 +146,24 @@ def test_unknown_reviews_and_bad_ids_get_precise_errors(
 
 def created_branch(created: dict[str, object]) -> str:
     return f"review/{created['project']}/{created['id']}"
+
+
+def test_approvals_at_the_same_moment_merge_once(
+    server: RunningServer, team: dict[str, Api]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    alice = team["alice"]
+    approvers = [team["bob"], team["dave"], server.admin()]
+    new_project(alice, "race", approvals=2)
+    created = open_review(alice, "race", image("race", 1))
+    item = f"/api/v1/reviews/race/{created['id']}/approve"
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda api: api.post(item), approvers))
+    codes = sorted(a.status_code for a in answers)
+    assert codes in ([200, 200, 200], [200, 200, 404]), [a.text for a in answers]
+    merged = [a.json() for a in answers if a.status_code == 200 and a.json()["state"] == "merged"]
+    assert len(merged) == 1 and len(merged[0]["approvals"]) == 2
+    repo = StateRepo(server.state_repo)
+    merges = [c for c in repo.log(limit=20) if len(c.parents) == 2 and "race" in c.message]
+    assert len(merges) == 1
