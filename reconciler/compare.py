@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from reconciler.diff import ObjectDiff, diff_objects, format_diff, format_summary, to_json
+from reconciler.diff import Obj, ObjectDiff, diff_objects, format_diff, format_summary, to_json
 from reconciler.render import RenderError, render_project
 
 if TYPE_CHECKING:
@@ -50,20 +50,51 @@ def diff_states(
     labels: tuple[str, str],
 ) -> ProjectDiff:
     """What changes in the cluster when ``name`` goes from ``before`` to ``after``."""
-    result = ProjectDiff(name)
-    sides: list[list[dict[str, Any]]] = []
-    for side, state in (("after", after), ("before", before)):
-        try:
-            sides.append(render_project(state, settings, secrets) if state else [])
-        except RenderError as exc:
-            if side == "after":
-                result.problems = exc.problems
-                return result
-            # The reconciler skipped it then, so what is live is unknown: show it all as new.
-            result.warnings.append(f"{name} could not be rendered at {labels[0]}: {exc}")
-            sides.append([])
-    result.diffs = diff_objects(sides[0], sides[1], labels=labels)
+    result, desired, old = _render_sides(name, before, after, settings, secrets, labels[0])
+    if desired is not None:
+        result.diffs = diff_objects(desired, old, labels=labels)
     return result
+
+
+def diff_with_live(
+    name: str,
+    before: ProjectState | None,
+    after: ProjectState | None,
+    read_live: Callable[[list[Obj]], list[Obj]],
+    settings: RenderSettings,
+    secrets: SecretBox | None,
+    label: str,
+) -> ProjectDiff:
+    """``after`` rendered against the live objects: what ``read_live`` finds of every object
+    ``before`` or ``after`` renders (in that order, so deletions come in dependency order)."""
+    result, desired, old = _render_sides(name, before, after, settings, secrets, "main")
+    if desired is not None:
+        result.diffs = diff_objects(desired, read_live(old + desired), labels=("live", label))
+    return result
+
+
+def _render_sides(
+    name: str,
+    before: ProjectState | None,
+    after: ProjectState | None,
+    settings: RenderSettings,
+    secrets: SecretBox | None,
+    before_label: str,
+) -> tuple[ProjectDiff, list[Obj] | None, list[Obj]]:
+    """Both renders; ``after``'s is None (and the result holds why) when it cannot be made."""
+    result = ProjectDiff(name)
+    try:
+        desired = render_project(after, settings, secrets) if after else []
+    except RenderError as exc:
+        result.problems = exc.problems
+        return result, None, []
+    try:
+        old = render_project(before, settings, secrets) if before else []
+    except RenderError as exc:
+        # The reconciler skipped it then, so what is live is unknown: show it all as new.
+        result.warnings.append(f"{name} could not be rendered at {before_label}: {exc}")
+        old = []
+    return result, desired, old
 
 
 def diff_commits(

@@ -274,11 +274,24 @@ class KubernetesRuntime:
 
     def observe(self, ref: ObjectRef) -> LiveObject | None:
         """A fresh read of one object."""
+        obj = self._read(ref)
+        return LiveObject.of(obj, ref.kind) if obj is not None else None
+
+    def _read(self, ref: ObjectRef) -> dict[str, Any] | None:
         try:
-            obj = self.api.get(kind(ref.kind).path(ref.name, ref.namespace))
+            return self.api.get(kind(ref.kind).path(ref.name, ref.namespace))
         except KubeError as exc:
             raise _sync_error(exc, f"reading {ref}") from None
-        return LiveObject.of(obj, ref.kind) if obj is not None else None
+
+    def read_live(self, objects: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Fresh reads of the live twins of ``objects`` (those that exist), in that order:
+        what a review's dry-run diff compares with. Reads only, so any replica may."""
+        out: list[dict[str, Any]] = []
+        for ref in dict.fromkeys(ObjectRef.of(obj) for obj in objects):
+            found = self._read(ref)
+            if found is not None:
+                out.append({"kind": ref.kind, **found})
+        return out
 
     def pods(self, namespace: str, project: str, deployment_id: str) -> list[dict[str, Any]]:
         selector = f"{PROJECT}={project},{DEPLOYMENT_ID}={deployment_id}"

@@ -11,9 +11,10 @@ merging it would silently undo that deployment.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, runtime_checkable
 
-from reconciler.compare import diff_states, format_report
+from reconciler.compare import diff_states, diff_with_live, format_report
 from reconciler.render import RenderError, RenderSettings, render_project
 from reconciler.server.api._access import Reader, editable_project, head_reader, read_project
 from reconciler.server.authz import Principal
@@ -25,6 +26,14 @@ from reconciler.state.layout import project_file
 from reconciler.state.reviews import Review
 from schemas import DeploymentFile, SchemaError, load_toml
 from schemas.api import ReviewDetail, ReviewRow
+
+
+@runtime_checkable
+class LiveReader(Protocol):
+    """A runtime that can read the live twins of rendered objects (``kubernetes``)."""
+
+    def read_live(self, objects: Iterable[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
 
 _REDEPLOY_HINT = "deploy again with --review from the current state, and ask for a new review"
 
@@ -74,21 +83,25 @@ class ReviewDesk:
         )
 
     def detail(self, review: Review, required: int, max_lines: int | None = None) -> ReviewDetail:
-        """The row plus the diff of main's render against the review laid over main."""
+        """The row plus the diff of the review laid over main against the live objects
+        (a runtime that can read them), else against main's render."""
         read = head_reader(self._ctx.store)
         before = read_project(read, review.project)
         after = read_project(overlay(read, review.files), review.project)
-        result = diff_states(
-            review.project,
-            before,
-            after,
-            self._settings(),
-            self._ctx.secrets,
-            labels=("main", review.branch),
-        )
+        settings, secrets = self._settings(), self._ctx.secrets
+        runtime = getattr(self._ctx.controller, "runtime", None)
+        if isinstance(runtime, LiveReader):
+            compared = "live"
+            result = diff_with_live(
+                review.project, before, after, runtime.read_live, settings, secrets, review.branch
+            )
+        else:
+            compared = "main"
+            labels = ("main", review.branch)
+            result = diff_states(review.project, before, after, settings, secrets, labels)
         return ReviewDetail(
             **self.row(review, required).model_dump(),
-            compared_with="main",
+            compared_with=compared,
             changed=result.changed,
             diff=format_report([result], max_lines=max_lines),
             objects=result.to_json().get("objects", []),

@@ -1,0 +1,69 @@
+"""`rise review show` on the kubernetes runtime diffs against what is live, not against git:
+a hand edit in the cluster shows up in the review's diff.
+
+Against ``kube_target`` (the loopback double, or a real cluster with RISE_TEST_KUBECONFIG).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reconciler.server.app import create_app
+from reconciler.server.config import load_config
+from reconciler.server.context import build_context
+from tests.kubeapi._kube import Kube
+from tests.reconciler.runtimes.helpers import IMAGE
+from tests.server.conftest import ADMIN_PASSWORD, InProcessServer, image
+from tests.support.kubeapi.fixtures import KubeTarget
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.kube
+
+
+@pytest.fixture
+def api(kube_target: KubeTarget, tmp_path: Path) -> Iterator[httpx.Client]:
+    flags = {
+        "data_dir": str(tmp_path / "data"),
+        "runtime.kind": "kubernetes",
+        "runtime.rollout_poll_seconds": 0.2,
+        "kubernetes.kubeconfig": str(kube_target.kubeconfig),
+        "kubernetes.leader_election": False,
+    }
+    ctx = build_context(load_config(flags=flags), {"RISE_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    with InProcessServer(create_app(ctx)) as http:
+        login = {"username": "admin", "password": ADMIN_PASSWORD}
+        token = http.post("/api/v1/auth/login", json=login).json()["access_token"]
+        http.headers["Authorization"] = f"Bearer {token}"
+        assert http.post("/api/v1/projects", json={"name": "live"}).status_code == 201
+        yield http
+        http.delete("/api/v1/projects/live")
+
+
+def test_the_review_diff_is_against_the_cluster(kube_target: KubeTarget, api: httpx.Client) -> None:
+    deployed = api.post("/api/v1/projects/live/deployments", json={"image": IMAGE})
+    assert deployed.status_code == 201, deployed.text
+    deployment = f"live-{deployed.json()['id']}"
+    namespace = "rise-live"
+    eventually(lambda: api.get("/api/v1/projects/live").json()["status"] == "running", timeout=180)
+    with kube_target.api_client() as client:  # someone scales it by hand
+        Kube(client).request(
+            "PATCH",
+            f"/apis/apps/v1/namespaces/{namespace}/deployments/{deployment}",
+            {"spec": {"replicas": 4}},
+            content_type="application/merge-patch+json",
+            query={"fieldManager": "kubectl-edit"},
+        )
+    opened = api.post(
+        "/api/v1/projects/live/deployments", json={"image": image("live", 2), "review": True}
+    )
+    assert opened.status_code == 202, opened.text
+    shown = api.get(f"/api/v1/reviews/live/{opened.json()['review']}").json()
+    assert shown["compared_with"] == "live"
+    diff = shown["diff"]
+    assert f"- Deployment {namespace}/{deployment}" in diff  # blue/green: the old one goes
+    assert "-  replicas: 4" in diff  # the hand edit, seen only in the cluster
+    assert f"+ Deployment {namespace}/live-{opened.json()['review']}" in diff
