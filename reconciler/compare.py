@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from schemas import Problem
 
 
+ReadLive = Callable[[list[Obj]], list[Obj]]
+"""The live twins (those that exist) of rendered objects."""
+
+
 @dataclass
 class ProjectDiff:
     name: str
@@ -60,7 +64,7 @@ def diff_with_live(
     name: str,
     before: ProjectState | None,
     after: ProjectState | None,
-    read_live: Callable[[list[Obj]], list[Obj]],
+    read_live: ReadLive,
     settings: RenderSettings,
     secrets: SecretBox | None,
     label: str,

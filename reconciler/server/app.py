@@ -35,6 +35,7 @@ from reconciler.server.forges import build_forge
 from reconciler.server.logs import RequestLog
 from reconciler.server.openapi import ApiRoute, Operation
 from reconciler.server.pull_requests import PullRequestReviewer
+from reconciler.server.reviewing import live_reader
 from reconciler.state import StateError
 from schemas.api import Health, VersionInfo
 
@@ -120,6 +121,7 @@ def _pull_request_reviewer(
         settings,
         ctx.secrets,
         max_lines=forge.comment_max_lines,
+        read_live=live_reader(ctx.controller),
     )
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from reconciler.compare import ProjectDiff, diff_states, format_report
+from reconciler.compare import ProjectDiff, ReadLive, diff_states, diff_with_live, format_report
 from reconciler.render import RenderSettings
 from reconciler.secrets import SecretBox
 from reconciler.server.forges import ForgeClient, ForgeError
@@ -99,8 +99,11 @@ class PullRequestReviewer(Worker):
         secrets: SecretBox | None,
         *,
         max_lines: int = 300,
+        read_live: ReadLive | None = None,
     ):
+        """``read_live``: the runtime's reads of live objects, for a second diff against them."""
         super().__init__("rise-pull-requests")
+        self._read_live = read_live
         self._repo = repo
         self._forge = forge
         self._settings = settings
@@ -149,21 +152,23 @@ class PullRequestReviewer(Worker):
         main = self._repo.head() or head
         base = self._repo.merge_base(head, main) or main
         names = sorted(self._repo.changed_projects(base, head))
-        labels = ("main", f"#{number}")
-        settings = self._settings()
+        label, settings, secrets = f"#{number}", self._settings(), self._secrets
+        sides = [(self._repo.project(n, main), self._repo.project(n, head)) for n in names]
         results = [
-            diff_states(
-                name,
-                self._repo.project(name, main),
-                self._repo.project(name, head),
-                settings,
-                self._secrets,
-                labels,
-            )
-            for name in names
+            diff_states(name, old, new, settings, secrets, ("main", label))
+            for name, (old, new) in zip(names, sides, strict=True)
         ]
+        live = None
+        if self._read_live is not None:
+            read = self._read_live
+            live = [
+                diff_with_live(name, old, new, read, settings, secrets, label)
+                for name, (old, new) in zip(names, sides, strict=True)
+            ]
         render_problems = [str(p) for r in results for p in r.problems]
-        text = render_comment(head, problems + render_problems, summary, results, self._max_lines)
+        text = render_comment(
+            head, problems + render_problems, summary, results, self._max_lines, live
+        )
         first = (problems + render_problems)[:1]
         return text, first[0] if first else None
 
@@ -177,9 +182,15 @@ class PullRequestReviewer(Worker):
 
 
 def render_comment(
-    head: str, problems: list[str], summary: str, results: list[ProjectDiff], max_lines: int
+    head: str,
+    problems: list[str],
+    summary: str,
+    results: list[ProjectDiff],
+    max_lines: int,
+    live: list[ProjectDiff] | None = None,
 ) -> str:
-    """Markdown: the verdict, then ``rise diff``'s text in a diff block (secrets masked)."""
+    """Markdown: the verdict, then ``rise diff``'s text in a diff block (secrets masked);
+    with ``live``, also what merging would change in the cluster as it is now, per object."""
     lines = [f"### rise: what merging {head[:12]} changes"]
     if problems:
         lines += ["", f"**Invalid** — {summary}", "", "```", *problems, "```"]
@@ -194,5 +205,9 @@ def render_comment(
     ]
     if diff:
         lines += ["", "```diff", diff.rstrip("\n"), "```"]
+    if live is not None:
+        now = format_report(live, max_lines=0)  # per object: the details are above
+        lines += ["", "Compared with the cluster now (drift included):", ""]
+        lines += ["```diff", now.rstrip("\n") or "No changes.", "```"]
     lines += ["", "_Secret values are masked. Updated on every push._"]
     return "\n".join(lines) + "\n"

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
-from reconciler.compare import diff_states, diff_with_live, format_report
+from reconciler.compare import ReadLive, diff_states, diff_with_live, format_report
 from reconciler.render import RenderError, RenderSettings, render_project
 from reconciler.server.api._access import Reader, editable_project, head_reader, read_project
 from reconciler.server.authz import Principal
@@ -89,11 +89,11 @@ class ReviewDesk:
         before = read_project(read, review.project)
         after = read_project(overlay(read, review.files), review.project)
         settings, secrets = self._settings(), self._ctx.secrets
-        runtime = getattr(self._ctx.controller, "runtime", None)
-        if isinstance(runtime, LiveReader):
+        read_live = live_reader(self._ctx.controller)
+        if read_live is not None:
             compared = "live"
             result = diff_with_live(
-                review.project, before, after, runtime.read_live, settings, secrets, review.branch
+                review.project, before, after, read_live, settings, secrets, review.branch
             )
         else:
             compared = "main"
@@ -220,6 +220,12 @@ class ReviewDesk:
                 _REDEPLOY_HINT,
                 problems=problems,
             ) from None
+
+
+def live_reader(controller: object) -> ReadLive | None:
+    """How to read live objects, when the controller's runtime can (``kubernetes``)."""
+    runtime = getattr(controller, "runtime", None)
+    return runtime.read_live if isinstance(runtime, LiveReader) else None
 
 
 def overlay(read: Reader, files: dict[str, bytes | None]) -> Reader:

@@ -12,9 +12,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reconciler.render import RenderSettings
+from reconciler.runtimes.kubeapi import KubeApi
+from reconciler.runtimes.kubernetes import KubernetesRuntime
 from reconciler.server.app import create_app
 from reconciler.server.config import load_config
 from reconciler.server.context import build_context
+from reconciler.server.forges import build_forge
+from reconciler.server.pull_requests import PullRequestReviewer
+from reconciler.state import StateRepo
+from schemas.server import ForgeConfig
 from tests.kubeapi._kube import Kube
 from tests.reconciler.runtimes.helpers import IMAGE
 from tests.server.conftest import ADMIN_PASSWORD, InProcessServer, image
@@ -43,7 +50,9 @@ def api(kube_target: KubeTarget, tmp_path: Path) -> Iterator[httpx.Client]:
         http.delete("/api/v1/projects/live")
 
 
-def test_the_review_diff_is_against_the_cluster(kube_target: KubeTarget, api: httpx.Client) -> None:
+def test_the_review_diff_is_against_the_cluster(
+    kube_target: KubeTarget, api: httpx.Client, tmp_path: Path
+) -> None:
     deployed = api.post("/api/v1/projects/live/deployments", json={"image": IMAGE})
     assert deployed.status_code == 201, deployed.text
     deployment = f"live-{deployed.json()['id']}"
@@ -67,3 +76,20 @@ def test_the_review_diff_is_against_the_cluster(kube_target: KubeTarget, api: ht
     assert f"- Deployment {namespace}/{deployment}" in diff  # blue/green: the old one goes
     assert "-  replicas: 4" in diff  # the hand edit, seen only in the cluster
     assert f"+ Deployment {namespace}/live-{opened.json()['review']}" in diff
+
+    # A pull request with the same change gets the cluster's view too, per object.
+    runtime = KubernetesRuntime(KubeApi(kube_target.api_client()))
+    forge = ForgeConfig(
+        kind="github", api_url="http://127.0.0.1:9", repository="a/b", token_env="X"
+    )
+    reviewer = PullRequestReviewer(
+        StateRepo(tmp_path / "data" / "state.git"),
+        build_forge(forge, "unused"),
+        RenderSettings,
+        None,
+        read_live=runtime.read_live,
+    )
+    body, problem = reviewer.comment_body(1, shown["head"])
+    assert problem is None
+    now = body.split("Compared with the cluster now")[1]
+    assert f"- Deployment {namespace}/{deployment} (+0 -" in now
