@@ -23,12 +23,18 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pydantic import TypeAdapter, ValidationError
+
 from reconciler.server.authz import Access, Principal, may_manage_team, project_access
 from reconciler.state import Snapshot, StateRepo, layout
 from reconciler.state.check import validation_lines
 from reconciler.state.reviews import PREFIX as REVIEW_PREFIX
+from reconciler.state.reviews import first_author
+from schemas.deployment import DeploymentId
+from schemas.names import name_problem
 
 ZERO = "0" * 40
+_DEPLOYMENT_ID: TypeAdapter[str] = TypeAdapter(DeploymentId)
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,37 @@ def _check_commit(
     out = _authorize(paths, old, new, pusher)
     if is_main:
         out += _review_policy(paths, old, update.ref)
+    else:
+        out += _review_branch(repo, update, base, pusher)
     return out
+
+
+def _review_branch(
+    repo: StateRepo, update: Update, base: str | None, pusher: Principal
+) -> list[str]:
+    """A review pushed over git must be named and authored as one the API would open."""
+    project, _, review_id = update.ref.removeprefix(f"refs/heads/{REVIEW_PREFIX}").partition("/")
+    if name_problem(project, "project name") or not _is_id(review_id):
+        return [
+            f"{update.ref}: name review branches review/<project>/<deployment id>, e.g. "
+            f"review/shop/20261202-153012-ab12"
+        ]
+    author = first_author(repo, update.new, base)
+    if not pusher.is_admin and author not in (None, pusher.username):
+        return [
+            f"{update.ref}: the review's first commit is authored by {author!r}, but you push "
+            f"as {pusher.username!r}; author it as your rise user (git config user.name "
+            f"{pusher.username}) so nobody approves their own review"
+        ]
+    return []
+
+
+def _is_id(text: str) -> bool:
+    try:
+        _DEPLOYMENT_ID.validate_python(text)
+    except ValidationError:
+        return False
+    return True
 
 
 def _authorize(paths: set[str], old: Snapshot, new: Snapshot, pusher: Principal) -> list[str]:

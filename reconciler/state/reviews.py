@@ -114,6 +114,15 @@ def read_review(repo: StateRepo, project: str, review_id: str) -> Review | None:
     return _read(repo, branch, repo.resolve())
 
 
+def first_author(repo: StateRepo, head: str, base: str | None) -> str | None:
+    """The author of the oldest commit after ``base`` on the way to ``head``: who asked."""
+    stop = repo.resolve(base).id if base else None
+    found = None
+    for commit in _own_commits(repo.resolve(head), stop):
+        found = commit.author.name
+    return found
+
+
 def delete_review(repo: StateRepo, review: Review) -> None:
     repo.delete_branch(review.branch)
 
@@ -179,7 +188,7 @@ def _read(repo: StateRepo, branch: str, main: pygit2.Commit) -> Review | None:
     )
 
 
-def _own_commits(tip: pygit2.Commit, base: pygit2.Oid) -> Iterator[pygit2.Commit]:
+def _own_commits(tip: pygit2.Commit, base: pygit2.Oid | None) -> Iterator[pygit2.Commit]:
     commit: pygit2.Commit | None = tip
     while commit is not None and commit.id != base:
         yield commit

@@ -127,3 +127,36 @@ def test_a_project_that_requires_review_takes_no_direct_push(
     pushed = _git(work, "push", "origin", "HEAD:main", check=False)
     assert pushed.returncode != 0
     assert "requires a review for every deployment; push to review/pushed/" in pushed.stderr
+
+
+def test_a_review_pushed_over_git_is_approved_through_rise(
+    server: RunningServer, team: dict[str, Api], tmp_path: Path
+) -> None:
+    alice, bob = team["alice"], team["bob"]
+    body = {"name": "gitrev", "owner": "team:devops", "settings": {"review": "required"}}
+    alice.ok("POST", "/api/v1/projects", body, 201)
+    work = _clone(server, alice, tmp_path / "work")
+    folder = work / "projects/gitrev"
+    (folder / "deployment.toml").write_text(
+        'id = "20261202-160000-abcd"\n'
+        f'image = "{image("gitrev", 1)}"\n'
+        'created_by = "user:alice"\ncreated_at = 2026-12-02T16:00:00Z\n'
+    )
+    _git(work, "add", "-A")
+    _git(work, "commit", "-qm", "deploy gitrev by hand")
+    branch = "review/gitrev/20261202-160000-abcd"
+    posing = _git(work, "push", "origin", f"HEAD:{branch}", check=False)
+    assert posing.returncode != 0
+    assert "authored by 'Pat Pusher', but you push as 'alice'" in posing.stderr
+    badly_named = _git(work, "push", "origin", "HEAD:review/gitrev/soon", check=False)
+    assert badly_named.returncode != 0 and "review/<project>/<deployment id>" in badly_named.stderr
+
+    _git(work, "commit", "-q", "--amend", "--no-edit", "--author", "alice <alice@example.com>")
+    pushed = _git(work, "push", "origin", f"HEAD:{branch}", check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    listed = bob.ok("GET", "/api/v1/projects/gitrev/reviews")
+    assert [(r["id"], r["author"]) for r in listed] == [("20261202-160000-abcd", "alice")]
+    refused = alice.post("/api/v1/reviews/gitrev/20261202-160000-abcd/approve")
+    assert refused.status_code == 403
+    merged = bob.ok("POST", "/api/v1/reviews/gitrev/20261202-160000-abcd/approve")
+    assert merged["state"] == "merged"
