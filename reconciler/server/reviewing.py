@@ -257,20 +257,21 @@ def _check_open(review: Review) -> None:
         )
 
 
-def _stale(review: Review, commit: str) -> ApiError:
+def _stale(review: Review, commit: str | None) -> ApiError:
+    where = f"commit {commit[:12]}" if commit else "a commit landed while approving"
     return ApiError(
         409,
         "review_stale",
         f"review {review.project}/{review.id} is stale: main has a newer deployment of "
-        f"{review.project!r} (commit {commit[:12]}) than the one it was opened against; "
-        "approving it would undo that deployment, so it is not merged",
+        f"{review.project!r} ({where}) than the one it was opened against; approving it "
+        "would undo that deployment, so it is not merged",
         _REDEPLOY_HINT,
     )
 
 
 def _conflict(review: Review, path: str) -> ApiError:
     if path.endswith("/deployment.toml"):
-        return _stale(review, "on main")
+        return _stale(review, None)
     return ApiError(
         409,
         "review_stale",

@@ -209,3 +209,12 @@ def _rendered_files(repo: StateRepo) -> list[str]:
     except KeyError:
         return []
     return [entry.name for entry in repo.git[folder.id]]
+
+
+def test_without_a_forge_pull_request_events_are_answered_and_ignored(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "data")
+    try:
+        answer = _deliver(server, "github", _event("github", "a" * 40, "opened"))
+        assert answer["reconcile"] is False and "[forge]" in str(answer["reason"])
+    finally:
+        server.terminate()
