@@ -32,6 +32,7 @@ from reconciler.server.errors import ApiError
 
 MOUNT = "/git/state.git"
 MAX_PUSH_BYTES = 256 << 20
+BACKEND_TIMEOUT = 600.0
 _SERVICES = {"info/refs", "git-upload-pack", "git-receive-pack"}
 _HOOK = '#!/bin/sh\nexec "{python}" -m reconciler.server.prereceive\n'
 
@@ -144,9 +145,18 @@ def _environment(
 
 def _backend(env: dict[str, str], body: bytes) -> tuple[str, dict[str, str], bytes]:
     """Run ``git http-backend`` (CGI) once; its status line, headers and body."""
-    out = subprocess.run(
-        ["git", "http-backend"], input=body, env=env, capture_output=True, check=False
-    ).stdout
+    try:
+        out = subprocess.run(
+            ["git", "http-backend"],
+            input=body,
+            env=env,
+            capture_output=True,
+            check=False,
+            timeout=BACKEND_TIMEOUT,
+        ).stdout
+    except subprocess.TimeoutExpired:
+        message = f"git took longer than {BACKEND_TIMEOUT:g}s; nothing was changed\n"
+        return "504 Gateway Timeout", {"Content-Type": "text/plain"}, message.encode()
     head, _, payload = out.partition(b"\r\n\r\n")
     status, headers = "200 OK", {}
     for line in head.decode("latin-1").split("\r\n"):
