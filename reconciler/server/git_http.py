@@ -155,7 +155,10 @@ def _backend(env: dict[str, str], body: bytes) -> tuple[str, dict[str, str], byt
             timeout=BACKEND_TIMEOUT,
         ).stdout
     except subprocess.TimeoutExpired:
-        message = f"git took longer than {BACKEND_TIMEOUT:g}s; nothing was changed\n"
+        message = (
+            f"git took longer than {BACKEND_TIMEOUT:g}s and was stopped; ref updates are "
+            "all or nothing: fetch to see where the branches are, and retry\n"
+        )
         return "504 Gateway Timeout", {"Content-Type": "text/plain"}, message.encode()
     head, _, payload = out.partition(b"\r\n\r\n")
     status, headers = "200 OK", {}
