@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ def new_project(api: Api, name: str, **settings: object) -> None:
     api.ok("POST", "/api/v1/projects", body, 201)
 
 
-def open_review(api: Api, project: str, image: str, **extra: object) -> dict[str, object]:
+def open_review(api: Api, project: str, image: str, **extra: object) -> dict[str, Any]:
     body = {"image": image, "review": True, **extra}
     created = api.ok("POST", f"/api/v1/projects/{project}/deployments", body, 202)
     assert created["status"] == "in_review" and created["review"] == created["id"]

@@ -190,25 +190,15 @@ def test_an_invalid_pull_request_fails_its_status_and_a_merge_reconciles(setup: 
     assert answer["reconcile"] is True
 
     def deployed() -> bool:
-        rendered = setup.forge_repo.branches()
-        if "rendered" not in rendered:
+        if "rendered" not in setup.forge_repo.branches():
             return False
-        files = [
-            setup.forge_repo.read(f"projects/shop/{name}", "rendered") or b""
-            for name in _rendered_files(setup.forge_repo)
-        ]
-        return any(image("shop", 2).encode() in data for data in files)
+        files = setup.forge_repo.changed_paths(None, "rendered")
+        shop = [f for f in files if f.startswith("projects/shop/")]
+        return any(
+            image("shop", 2).encode() in (setup.forge_repo.read(f, "rendered") or b"") for f in shop
+        )
 
     eventually(deployed, timeout=30)
-
-
-def _rendered_files(repo: StateRepo) -> list[str]:
-    tree = repo.resolve("rendered").tree
-    try:
-        folder = tree["projects/shop"]
-    except KeyError:
-        return []
-    return [entry.name for entry in repo.git[folder.id]]
 
 
 def test_without_a_forge_pull_request_events_are_answered_and_ignored(tmp_path: Path) -> None:
