@@ -1,5 +1,7 @@
 """Reviews of deploys: how long a reviewed deploy takes end to end, and a pull request's comment.
 
+- ``git push`` of a digest bump over rise's smart HTTP: the push (pre-receive check
+  included) and push → manifests on the ``rendered`` branch;
 - review create → approve → reconciled, against a real ``rise server`` (rendered runtime) on
   a state repo of ``--projects`` projects: p50/p99 of the review POST, of the approval (a
   CAS merge re-validated and re-rendered on main) and of approval → manifests on the
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +42,7 @@ def _image(project: str, n: int) -> str:
     return f"registry.rise.dev/{project}@sha256:{n:064x}"
 
 
-def bench_review_flow(workdir: Path, projects: int, rounds: int) -> float:
+def bench_review_flow(workdir: Path, projects: int, rounds: int) -> tuple[float, float]:
     seed(workdir / "data" / "state.git", projects)
     server = Server(workdir / "data")
     try:
@@ -57,7 +60,7 @@ def bench_review_flow(workdir: Path, projects: int, rounds: int) -> float:
             repo = StateRepo(workdir / "data" / "state.git")
             while "rendered" not in repo.branches():  # the first full pass renders them all
                 time.sleep(0.05)
-            opened, approved, reconciled = [], [], []
+            opened, shown, approved, reconciled = [], [], [], []
             for n in range(rounds):
                 start = time.perf_counter()
                 created = dev.post(
@@ -68,6 +71,9 @@ def bench_review_flow(workdir: Path, projects: int, rounds: int) -> float:
                 assert created.status_code == 202, created.text
                 review = created.json()["review"]
                 start = time.perf_counter()
+                admin.get(f"/api/v1/reviews/reviewed/{review}").raise_for_status()
+                shown.append(time.perf_counter() - start)
+                start = time.perf_counter()
                 merged = admin.post(f"/api/v1/reviews/reviewed/{review}/approve")
                 approved.append(time.perf_counter() - start)
                 assert merged.json().get("state") == "merged", merged.text
@@ -76,12 +82,46 @@ def bench_review_flow(workdir: Path, projects: int, rounds: int) -> float:
                     time.sleep(0.01)
                 reconciled.append(time.perf_counter() - start)
         print(f"review create → approve → reconciled ({projects:,} projects, {rounds} rounds)")
-        for name, times in (("open", opened), ("approve", approved), ("reconciled", reconciled)):
+        steps = {"open": opened, "show (diff)": shown, "approve": approved}
+        for name, times in {**steps, "approve → rendered": reconciled}.items():
             figure(f"{name}: p50", median_ms(times), "ms")
             figure(f"{name}: p99", p99_ms(times), "ms")
-        return median_ms(reconciled)
+        pushes = _bench_pushes(server, repo, workdir / "clone", rounds)
+        return median_ms(reconciled), pushes
     finally:
         server.stop()
+
+
+def _bench_pushes(server: Server, repo: StateRepo, clone: Path, rounds: int) -> float:
+    """``git push`` of a digest bump over smart HTTP (pre-receive check included), and
+    push → manifests on the ``rendered`` branch; the push's p50 in ms."""
+    url = server.url.replace("http://", f"http://admin:{server.token}@")
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+    subprocess.run([*git, "clone", "-q", f"{url}/git/state.git", str(clone)], check=True)
+    path = clone / "projects/app-0/deployment.toml"
+    pushed, reconciled = [], []
+    for n in range(rounds):
+        text = re.sub(
+            r'(?m)^image = ".*"$', f'image = "{_image("app-0", 10**6 + n)}"', path.read_text()
+        )
+        path.write_text(text)
+        subprocess.run([*git, "commit", "-qam", f"bump {n}"], cwd=clone, check=True)
+        start = time.perf_counter()
+        subprocess.run([*git, "push", "-q", "origin", "HEAD:main"], cwd=clone, check=True)
+        pushed.append(time.perf_counter() - start)
+        wanted = _image("app-0", 10**6 + n).encode()
+        while not any(
+            wanted in (repo.read(f, "rendered") or b"")
+            for f in repo.changed_paths(None, "rendered")
+            if f.startswith("projects/app-0/deployment-")
+        ):
+            time.sleep(0.01)
+        reconciled.append(time.perf_counter() - start)
+    print(f"git push of a digest bump over smart HTTP ({rounds} pushes)")
+    figure("push (with the pre-receive check): p50", median_ms(pushed), "ms")
+    figure("push → rendered: p50", median_ms(reconciled), "ms")
+    figure("push → rendered: p99", p99_ms(reconciled), "ms")
+    return median_ms(pushed)
 
 
 def bench_comment(workdir: Path, objects: int) -> tuple[float, int]:
@@ -126,10 +166,11 @@ def main() -> int:
     parser.add_argument("--objects", type=int, default=500)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        reconciled = bench_review_flow(Path(a), args.projects, args.rounds)
+        reconciled, push_ms = bench_review_flow(Path(a), args.projects, args.rounds)
         comment_ms, changed = bench_comment(Path(b), args.objects)
     print(
         f"summary: approve → reconciled p50 {reconciled:.0f} ms at {args.projects:,} projects; "
+        f"git push p50 {push_ms:.0f} ms; "
         f"PR comment for {changed} changed objects in {comment_ms:.0f} ms"
     )
     return 0

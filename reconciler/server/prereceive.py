@@ -69,18 +69,21 @@ def check_push(
 def _check_commit(
     repo: StateRepo, update: Update, pusher: Principal, *, is_main: bool
 ) -> list[str]:
+    main = repo.head()
+    base = update.old if update.old != ZERO else main and repo.merge_base(update.new, main)
+    old = repo.snapshot(base) if base else Snapshot(commit=ZERO)
     new = repo.snapshot(update.new)
     problems, summary = validation_lines(new)
-    if problems:
+    # A project that was invalid before stays the business of whoever broke it: only what
+    # this push makes invalid refuses it (as one invalid project never blocks the others).
+    known, _ = validation_lines(old)
+    if set(problems) - set(known):
         return [
             *problems,
             summary,
             f"{update.ref}: refused; fix the problems above (rise state validate lists them) "
             "and push again",
         ]
-    main = repo.head()
-    base = update.old if update.old != ZERO else main and repo.merge_base(update.new, main)
-    old = repo.snapshot(base) if base else Snapshot(commit=ZERO)
     paths = repo.changed_paths(base, update.new)
     out = _authorize(paths, old, new, pusher)
     if is_main:

@@ -120,3 +120,32 @@ def test_polling_reconciles_a_commit_nobody_announced(state_repo: StateRepo) -> 
     finally:
         refresher.stop(5)
     assert signals == [{"polled"}]
+
+
+def test_a_push_is_refused_only_for_what_it_breaks(state_repo: StateRepo) -> None:
+    from reconciler.server.authz import Principal
+    from reconciler.server.prereceive import Update, check_push
+
+    def write(files: dict[str, str], branch: str = "main") -> str:
+        def change(edit: Edit) -> str:
+            for path, text in files.items():
+                edit.write(path, text)
+            return "by hand"
+
+        commit = state_repo.commit(change, Author("pat"), branch=branch).commit
+        assert commit is not None
+        return commit
+
+    owner = 'owner = "user:pat"\n'
+    write({"projects/old/project.toml": 'owner = "nobody"\n', "projects/ok/project.toml": owner})
+    before = state_repo.head()
+    assert before is not None
+    pat = Principal("pat")
+    fine = write({"projects/ok/.rise.toml": 'project = "ok"\n'}, "next")
+    assert check_push(state_repo, [Update(before, fine, "refs/heads/main")], pat, "main") == []
+    broken = write({"projects/ok/.rise.toml": "projekt = 1\n"}, "next")
+    refused = check_push(state_repo, [Update(before, broken, "refs/heads/main")], pat, "main")
+    assert any(line.startswith("projects/ok/.rise.toml") for line in refused)
+    assert refused[-1].startswith("refs/heads/main: refused")
+    other = check_push(state_repo, [Update(before, fine, "refs/heads/prod")], pat, "main")
+    assert other == ["refs/heads/prod: rise takes pushes to main and review/<project>/<id> only"]
