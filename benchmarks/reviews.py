@@ -32,6 +32,7 @@ from reconciler.render import RenderSettings
 from reconciler.server.forges import build_forge
 from reconciler.server.pull_requests import PullRequestReviewer
 from reconciler.state import Author, Edit, StateRepo
+from reconciler.state.trees import changed_paths
 from schemas.server import ForgeConfig
 
 # Namespace, ServiceAccount, Deployment, Service, Ingress, NetworkPolicy (no env: no Secret)
@@ -112,7 +113,7 @@ def _bench_pushes(server: Server, repo: StateRepo, clone: Path, rounds: int) -> 
         wanted = _image("app-0", 10**6 + n).encode()
         while not any(
             wanted in (repo.read(f, "rendered") or b"")
-            for f in repo.changed_paths(None, "rendered")
+            for f in changed_paths(repo, None, "rendered")
             if f.startswith("projects/app-0/deployment-")
         ):
             time.sleep(0.01)

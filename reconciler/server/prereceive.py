@@ -30,6 +30,7 @@ from reconciler.state import Snapshot, StateRepo, layout
 from reconciler.state.check import validation_lines
 from reconciler.state.reviews import PREFIX as REVIEW_PREFIX
 from reconciler.state.reviews import first_author
+from reconciler.state.trees import changed_paths, merge_base
 from schemas.deployment import DeploymentId
 from schemas.names import name_problem
 
@@ -70,7 +71,7 @@ def _check_commit(
     repo: StateRepo, update: Update, pusher: Principal, *, is_main: bool
 ) -> list[str]:
     main = repo.head()
-    base = update.old if update.old != ZERO else main and repo.merge_base(update.new, main)
+    base = update.old if update.old != ZERO else main and merge_base(repo, update.new, main)
     old = repo.snapshot(base) if base else Snapshot(commit=ZERO)
     new = repo.snapshot(update.new)
     problems, summary = validation_lines(new)
@@ -84,7 +85,7 @@ def _check_commit(
             f"{update.ref}: refused; fix the problems above (rise state validate lists them) "
             "and push again",
         ]
-    paths = repo.changed_paths(base, update.new)
+    paths = changed_paths(repo, base, update.new)
     out = _authorize(paths, old, new, pusher)
     if is_main:
         out += _review_policy(paths, old, update.ref)

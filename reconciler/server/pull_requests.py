@@ -29,6 +29,7 @@ from reconciler.server.forges import ForgeClient, ForgeError
 from reconciler.server.worker import Worker
 from reconciler.state import StateError, StateRepo
 from reconciler.state.check import validation_lines
+from reconciler.state.trees import has_commit, merge_base
 
 log = logging.getLogger("rise.forge")
 
@@ -150,7 +151,7 @@ class PullRequestReviewer(Worker):
         """The comment for ``head``, and the first problem (None when it is valid)."""
         problems, summary = validation_lines(self._repo.snapshot(head))
         main = self._repo.head() or head
-        base = self._repo.merge_base(head, main) or main
+        base = merge_base(self._repo, head, main) or main
         names = sorted(self._repo.changed_projects(base, head))
         label, settings, secrets = f"#{number}", self._settings(), self._secrets
         sides = [(self._repo.project(n, main), self._repo.project(n, head)) for n in names]
@@ -174,9 +175,9 @@ class PullRequestReviewer(Worker):
 
     def _head(self, event: PullRequestEvent) -> str:
         self._repo.fetch()
-        if not self._repo.has_commit(event.head):
+        if not has_commit(self._repo, event.head):
             fetched = self._repo.fetch_ref(self._forge.pull_ref(event.number))
-            if fetched != event.head and not self._repo.has_commit(event.head):
+            if fetched != event.head and not has_commit(self._repo, event.head):
                 raise StateError(f"the head {event.head[:12]} of #{event.number} is not fetchable")
         return event.head
 

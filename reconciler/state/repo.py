@@ -227,18 +227,6 @@ class StateRepo:
                 del self._listings[next(iter(self._listings))]
         return hit
 
-    def changed_paths(self, old: str | None, new: str) -> set[str]:
-        """Files that differ between two commits (``old`` None: every file of ``new``)."""
-        new_tree = self.resolve(new).tree
-        if old is None:
-            return set(_all_paths(new_tree))
-        diff = self.resolve(old).tree.diff_to_tree(new_tree)
-        return {path for d in diff.deltas for path in (d.old_file.path, d.new_file.path)}
-
-    def merge_base(self, a: str, b: str) -> str | None:
-        found = self.git.merge_base(self.resolve(a).id, self.resolve(b).id)
-        return str(found) if found is not None else None
-
     def add_object_directory(self, path: str) -> None:
         """Also read objects from ``path`` in this thread (a push's quarantine, say)."""
         self.git.odb.add_disk_alternate(path)
@@ -380,12 +368,6 @@ class StateRepo:
             raise _remote_error("fetch from", self.remote, exc) from None
         found = self.git.references.get(local)
         return str(found.target) if found is not None else None
-
-    def has_commit(self, commit: str) -> bool:
-        try:
-            return isinstance(self.git.get(commit), pygit2.Commit)
-        except (ValueError, pygit2.GitError):
-            return False
 
     def pack_loose_objects(self) -> int:
         """Move loose objects into one pack (what ``git gc`` does); returns how many.
@@ -556,14 +538,6 @@ def _subtree(tree: pygit2.Tree, name: str) -> pygit2.Oid | None:
     except KeyError:
         return None
     return entry.id if entry.type == pygit2.GIT_OBJECT_TREE else None
-
-
-def _all_paths(tree: pygit2.Tree, prefix: str = "") -> Iterator[str]:
-    for entry in tree:
-        if isinstance(entry, pygit2.Tree):
-            yield from _all_paths(entry, f"{prefix}{entry.name}/")
-        else:
-            yield f"{prefix}{entry.name}"
 
 
 def _blob_id(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:

@@ -25,6 +25,7 @@ import pygit2
 from reconciler.state import layout
 from reconciler.state.edit import Edit
 from reconciler.state.repo import Author, ChangeFn, CommitResult, StateError, StateRepo
+from reconciler.state.trees import changed_paths
 
 PREFIX = "review/"
 APPROVED_BY = "Approved-by"
@@ -165,7 +166,7 @@ def _read(repo: StateRepo, branch: str, main: pygit2.Commit) -> Review | None:
                 rejected_by = value
             elif key == REASON:
                 reason = value
-    files = sorted(repo.changed_paths(str(base_id), str(tip.id)))
+    files = sorted(changed_paths(repo, str(base_id), str(tip.id)))
     deployment = layout.project_file(project, "deployment.toml")
     stale_by = None
     if _blob(git, main.tree, deployment) != _blob(git, base.tree, deployment):

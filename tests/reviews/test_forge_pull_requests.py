@@ -20,6 +20,7 @@ import pytest
 
 from reconciler.secrets import SecretBox
 from reconciler.state import Author, Edit, StateRepo
+from reconciler.state.trees import changed_paths
 from tests.server.conftest import WEBHOOK_SECRET, RunningServer, image, start_server
 from tests.support.forge import ForgeDouble
 from tests.support.git_http import GitHTTPServer
@@ -192,7 +193,7 @@ def test_an_invalid_pull_request_fails_its_status_and_a_merge_reconciles(setup: 
     def deployed() -> bool:
         if "rendered" not in setup.forge_repo.branches():
             return False
-        files = setup.forge_repo.changed_paths(None, "rendered")
+        files = changed_paths(setup.forge_repo, None, "rendered")
         shop = [f for f in files if f.startswith("projects/shop/")]
         return any(
             image("shop", 2).encode() in (setup.forge_repo.read(f, "rendered") or b"") for f in shop
