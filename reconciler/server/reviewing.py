@@ -54,6 +54,14 @@ class ReviewDesk:
         except (StateError, ValueError):
             found = None
         if found is None:
+            merged = branches.merged_as(self._ctx.store.repo, project, review_id)
+            if merged is not None:
+                raise ApiError(
+                    409,
+                    "review_merged",
+                    f"review {project}/{review_id} was merged already, as {merged[:12]}",
+                    f"see its deployment with 'rise deployment show {review_id}'",
+                )
             raise ApiError(
                 404,
                 "not_found",

@@ -124,6 +124,15 @@ def first_author(repo: StateRepo, head: str, base: str | None) -> str | None:
     return found
 
 
+def merged_as(repo: StateRepo, project: str, review_id: str, look_back: int = 500) -> str | None:
+    """The main commit that merged the review, among the last ``look_back`` commits."""
+    wanted = (REVIEW, review_branch(project, review_id))
+    for commit in repo.log(limit=look_back):
+        if len(commit.parents) == 2 and wanted in parse_trailers(commit.message):
+            return str(commit.id)
+    return None
+
+
 def delete_review(repo: StateRepo, review: Review) -> None:
     repo.delete_branch(review.branch)
 
