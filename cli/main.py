@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("cli.server:server", "Run the rise server (API, auth, webhooks, reconciler)."),
     "build": ("cli.build.command:build", "Build an app's container image without deploying."),
     "reconcile": ("cli.reconcile:reconcile", "Reconcile a state repository against a runtime."),
+    "deployment": ("cli.deployments:deployment", "Deploy apps and manage deployments (alias: d)."),
+    "deploy": ("cli.deployments:create", "Build, push and deploy the app here (= rise d c)."),
 }
 
 
