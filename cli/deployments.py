@@ -342,7 +342,8 @@ def _deployments(project: str) -> str:
 
 
 def _previous(client: Client, project: str) -> str:
-    rows = client.get(_deployments(project), limit=2)
+    # Not limit=2: the limit counts commits of deployment.toml, and a stop is one of them.
+    rows = client.get(_deployments(project))
     if len(rows) < 2:
         raise CliError(
             f"project '{project}' has no earlier deployment to roll back to",
