@@ -255,8 +255,7 @@ class DeployRequest:
         credentials = api_credentials(client)
         try:
             if self.image:
-                with step(f"Resolving image '{self.image}'..."):
-                    return pinned_image(self.image, name, credentials).pinned
+                return pinned_image(self.image, name, credentials, step).pinned
             if not build:
                 return None  # a dry run before the build: the server keeps the current image
             if self.folder is None:

@@ -50,14 +50,17 @@ def build_and_push(
     return pushed.reference
 
 
-def pinned_image(reference: str, project: str, credentials: CredentialsSource) -> ImageReference:
+def pinned_image(
+    reference: str, project: str, credentials: CredentialsSource, announce: Announce
+) -> ImageReference:
     """``--image``: an image already pinned by digest as it is; a tag resolved to the digest
     the registry serves for it now (with the project's pull credentials for its own
     registry), so the deployment never records a tag that can move."""
     ref = parse_reference(reference)
     if ref.digest is not None:
         return ref
-    return pin_image(reference, project, credentials)
+    with announce(f"Resolving '{reference}' to its digest..."):
+        return pin_image(reference, project, credentials)
 
 
 def _shown_backend(chosen: str, configured: str, flag: str | None) -> str:

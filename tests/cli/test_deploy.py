@@ -150,6 +150,7 @@ def test_image_with_a_tag_is_deployed_by_its_digest(
     info = DeploymentInfo.model_validate_json(done.stdout)
     assert info.image == f"{deploy_stack.registry.host}/hello@{digest}"
     assert info.status == "running"
+    assert done.stderr.splitlines()[0] == f"Resolving '{tagged}' to its digest..."
     deployment = StateRepo(deploy_stack.server.state_repo).read("projects/hello/deployment.toml")
     assert b":latest" not in (deployment or b"")
 

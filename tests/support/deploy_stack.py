@@ -13,11 +13,13 @@ as a user's shell would (its own environment, its own working directory).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,18 +31,19 @@ from tests.support.waiting import free_port
 TREE = Path(__file__).resolve().parents[2]
 
 
-@dataclass
-class DeployStack:
-    server: RunningServer
-    registry: Registry
-    containers: ContainerEnv
-    home: Path
-    extra_env: dict[str, str] = field(default_factory=dict)
+class Cli:
+    """The ``rise`` command of this tree, run as a user's shell runs it: a subprocess with its
+    own config folder (``XDG_CONFIG_HOME``), working directory and environment."""
+
+    def __init__(self, home: Path, extra_env: Mapping[str, str] | None = None):
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+        self.extra_env = dict(extra_env or {})
 
     @property
     def environ(self) -> dict[str, str]:
-        """A user's shell: this tree's CLI, its own config folder, no RISE_* leaking in."""
-        env = {k: v for k, v in self.containers.environ.items() if not k.startswith("RISE_")}
+        """This tree's CLI, its own config folder, no RISE_* leaking in from the test run."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RISE_")}
         env.update(
             PYTHONPATH=str(TREE),
             XDG_CONFIG_HOME=str(self.home / "config"),
@@ -58,24 +61,32 @@ class DeployStack:
         *args: str,
         cwd: Path | None = None,
         stdin: str | None = None,
-        env: Mapping[str, str] | None = None,
         timeout: float = 240,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             self.command(*args),
             cwd=cwd or self.home,
             input=stdin,
-            env={**self.environ, **(env or {})},
+            env=self.environ,
             capture_output=True,
             text=True,
             timeout=timeout,
         )
 
-    def login(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> None:
-        done = self.rise(
-            "login", self.server.url, "-u", username, "--password-stdin", stdin=password + "\n"
-        )
+    def login(self, url: str, username: str, password: str) -> None:
+        done = self.rise("login", url, "-u", username, "--password-stdin", stdin=password + "\n")
         assert done.returncode == 0, done.stderr
+
+
+@dataclass
+class DeployStack:
+    server: RunningServer
+    registry: Registry
+    containers: ContainerEnv
+    cli: Cli
+
+    def rise(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return self.cli.rise(*args, **kw)
 
     def app(self, folder: Path, project: str, backend: str = "auto") -> Path:
         """A copy of examples/hello in ``folder``, its .rise.toml naming ``project``."""
@@ -111,9 +122,8 @@ def start_deploy_stack(
     except BaseException:
         server.terminate()
         raise
-    home = workdir / "home"
-    home.mkdir()
-    return DeployStack(server, registry, container_env(workdir / "containers", [host]), home)
+    containers = container_env(workdir / "containers", [host])
+    return DeployStack(server, registry, containers, Cli(workdir / "home", containers.variables))
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +134,7 @@ def deploy_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeploySta
     require_tool("buildah", "apt-get install buildah")
     stack = start_deploy_stack(tmp_path_factory.mktemp("deploy"))
     try:
-        stack.login()
+        stack.cli.login(stack.server.url, "admin", ADMIN_PASSWORD)
         yield stack
     finally:
         stack.stop()
