@@ -18,7 +18,7 @@ import click
 
 from cli._group import AliasedGroup
 from cli.client import Client
-from cli.errors import EXIT_USAGE, CliError, suggest_close_match
+from cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, CliError, suggest_close_match
 from cli.follow import DEFAULT_TIMEOUT, follow, resume_command, success_line
 from cli.output import detail, emit, output_option, status_text, step, table
 from cli.session import session_client
@@ -272,6 +272,12 @@ class DeployRequest:
             raise CliError(str(exc), exit_code=EXIT_USAGE) from None
         except BuildError as exc:
             raise CliError(str(exc)) from None
+        except KeyboardInterrupt:
+            # click would say only "Aborted!": say what was (not) done.
+            raise CliError(
+                "\nInterrupted before the deploy: nothing was committed, nothing was deployed.",
+                exit_code=EXIT_INTERRUPTED,
+            ) from None
 
     def _app_config(self, client: Client, name: str) -> dict[str, Any] | None:
         from cli.appconfig import with_env
@@ -312,7 +318,15 @@ def roll_out(
 ) -> None:
     """Create a deployment (``create``), then follow it unless asked not to; print the end."""
     with step(announcement):
-        created = create()
+        try:
+            created = create()
+        except KeyboardInterrupt:
+            raise CliError(
+                "\nInterrupted while the deployment was being created; the server may have "
+                "committed it",
+                hint=f"see with 'rise d ls {project}'",
+                exit_code=EXIT_INTERRUPTED,
+            ) from None
         info = created if no_follow else follow(client, project, created["id"], timeout)
     if no_follow:
         emit(

@@ -8,6 +8,9 @@ registry; the build-and-push half is in test_deploy.py.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from tests.reconciler.runtimes.helpers import BROKEN_IMAGE, IMAGE
 from tests.server.conftest import ADMIN_PASSWORD, RunningServer, start_server
 from tests.support.deploy_stack import Cli
 from tests.support.kubeapi.fixtures import KubeTarget
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.kube
 
@@ -84,3 +88,35 @@ def test_a_follow_timeout_says_how_to_resume(cli: Cli, kube_target: KubeTarget) 
     assert done.returncode == 1
     assert "after 1s; it goes on on the server" in done.stderr
     assert "hint: follow it again with 'rise d s shop " in done.stderr
+
+
+def test_ctrl_c_while_following_only_stops_following(
+    cli: Cli, kube_target: KubeTarget, kube_server: RunningServer
+) -> None:
+    kube_target.loopback.auto_tick = False  # the rollout waits until the test lets it go
+    process = subprocess.Popen(
+        cli.command("d", "c", "shop", "--image", IMAGE),
+        cwd=cli.home,
+        env=cli.environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        path = "/api/v1/projects/shop/deployments"
+        (row,) = eventually(lambda: kube_server.admin().ok("GET", path), timeout=60)
+        time.sleep(1)  # the CLI has the answer to its POST and follows
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert f"Stopped following deployment {row['id']} of 'shop'" in err
+    assert f"hint: resume with 'rise d s shop {row['id']} --follow'" in err
+    assert out == ""
+
+    kube_target.loopback.auto_tick = True  # the rollout went on without the CLI
+    resumed = cli.rise("d", "s", "shop", row["id"], "--follow")
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith("Deployment successful! Your app is now running at ")
