@@ -11,16 +11,38 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
 
 from cli.errors import EXIT_USAGE, CliError
-from schemas import AppConfig
+
+if TYPE_CHECKING:
+    from schemas import AppConfig
 
 CONFIG_FILE = ".rise.toml"
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_options(command: F) -> F:
+    """``-E/--environment`` and ``-e KEY=VALUE``: what ``rise d c`` and ``rise diff PROJECT``
+    change in the app config they send."""
+    command = click.option(
+        "-e",
+        "--env",
+        "env_pairs",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="A variable for this deploy (repeatable); merged into .rise.toml's [env].",
+    )(command)
+    return click.option("-E", "--environment", help="Apply [environments.NAME] of .rise.toml.")(
+        command
+    )
 
 
 @dataclass(frozen=True)
@@ -95,7 +117,7 @@ def with_env(
 
 
 def _load(path: Path) -> AppFolder:
-    from schemas import SchemaError
+    from schemas import AppConfig, SchemaError
     from schemas.errors import parse_model, parse_toml
 
     try:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cli._group import AliasedGroup
+from cli.appconfig import config_options
 from cli.client import Client
 from cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, CliError, suggest_close_match
 from cli.follow import DEFAULT_TIMEOUT, follow, resume_command, success_line
@@ -57,17 +58,9 @@ def _follow_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.argument("project", required=False)
 @click.option("--image", help="Deploy this pre-built image (a tag is resolved to its digest).")
 @click.option("--dry-run", is_flag=True, help="Print the deploy's diff; change nothing.")
-@click.option("-E", "--environment", help="Apply [environments.NAME] of .rise.toml.")
+@config_options
 @click.option("--group", help="Deployment group (default: default).")
 @click.option("--from", "from_id", metavar="ID", help="Redeploy an earlier deployment (rollback).")
-@click.option(
-    "-e",
-    "--env",
-    "env_pairs",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="A variable for this deploy (repeatable); merged into .rise.toml's [env].",
-)
 @click.option("--review", is_flag=True, help="Ask for a review instead of deploying directly.")
 @click.option("--backend", metavar="NAME", help="Build backend (default: .rise.toml, then auto).")
 @click.option("-v", "--verbose", is_flag=True, help="Show the build and push tools' output.")

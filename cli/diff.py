@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from cli.appconfig import config_options
 from cli.render import (
     config_option,
     echo_problems,
@@ -69,15 +70,7 @@ class ProjectDiff:
 @click.option("--from", "from_ref", help="With --state: the commit (or branch, tag) before.")
 @click.option("--to", "to_ref", help="With --state: the commit (or branch, tag) after.")
 @click.option("--image", help="Server mode: diff deploying this image (a tag is resolved).")
-@click.option("-E", "--environment", help="Server mode: apply [environments.NAME].")
-@click.option(
-    "-e",
-    "--env",
-    "env_pairs",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Server mode: a variable, as in rise d c.",
-)
+@config_options
 @click.option(
     "-o",
     "--output",

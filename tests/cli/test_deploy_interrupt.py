@@ -7,8 +7,6 @@ socket nobody serves), so the push is reliably under way when SIGINT arrives.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -21,6 +19,7 @@ from reconciler.state import StateRepo
 from tests.server.conftest import ADMIN_PASSWORD, RunningServer, start_server
 from tests.support.containers import ContainerEnv, container_env, hello_context
 from tests.support.deploy_stack import Cli
+from tests.support.processes import interrupt, process_tree
 from tests.support.tools import require_tool
 
 
@@ -48,19 +47,6 @@ def server(tmp_path: Path, stalled_registry: str) -> Iterator[RunningServer]:
         yield running
     finally:
         running.terminate()
-
-
-def _descendants(pid: int) -> set[int]:
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found |= {int(entry), *_descendants(int(entry))}
-    return found
 
 
 def _wait_for_line(process: subprocess.Popen[str], text: str, timeout: float = 120) -> str:
@@ -92,13 +78,10 @@ def test_ctrl_c_during_the_push_commits_nothing_and_stops_the_push(
     try:
         _wait_for_line(process, "Pushing container image to ")
         time.sleep(0.5)  # the push tool is started and waits on the registry
-        tools = _descendants(process.pid)
-        assert tools, "the push runs as a child process"
-        process.send_signal(signal.SIGINT)
-        _, rest = process.communicate(timeout=30)
+        tools = process_tree(process.pid) - {process.pid}
     finally:
-        if process.poll() is None:
-            process.kill()
+        _, rest = interrupt(process)
+    assert tools, "the push runs as a child process"
     assert process.returncode == 130, rest
     assert "Interrupted before the deploy: nothing was committed, nothing was deployed." in rest
     assert repo.head() == head  # no deployment committed

@@ -8,7 +8,6 @@ registry; the build-and-push half is in test_deploy.py.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from tests.reconciler.runtimes.helpers import BROKEN_IMAGE, IMAGE
 from tests.server.conftest import ADMIN_PASSWORD, RunningServer, start_server
 from tests.support.deploy_stack import Cli
 from tests.support.kubeapi.fixtures import KubeTarget
+from tests.support.processes import interrupt
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.kube
@@ -102,15 +102,12 @@ def test_ctrl_c_while_following_only_stops_following(
         stderr=subprocess.PIPE,
         text=True,
     )
+    path = "/api/v1/projects/shop/deployments"
     try:
-        path = "/api/v1/projects/shop/deployments"
         (row,) = eventually(lambda: kube_server.admin().ok("GET", path), timeout=60)
         time.sleep(1)  # the CLI has the answer to its POST and follows
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
     finally:
-        if process.poll() is None:
-            process.kill()
+        out, err = interrupt(process)
     assert process.returncode == 130, err
     assert f"Stopped following deployment {row['id']} of 'shop'" in err
     assert f"hint: resume with 'rise d s shop {row['id']} --follow'" in err

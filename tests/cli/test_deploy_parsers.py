@@ -22,7 +22,10 @@ def test_every_key_value_pair_parses_and_the_last_one_wins(pairs: list[tuple[str
     assert parsed == dict(pairs)
 
 
-@given(st.text(max_size=30).filter(lambda t: "=" not in t) | st.from_regex(r"[0-9 -][^=]*=.*"))
+@given(
+    st.text(max_size=30).filter(lambda t: "=" not in t)
+    | st.from_regex(r"[0-9 -][^=]*=.*", fullmatch=True)
+)
 def test_anything_else_is_a_usage_error_naming_it(text: str) -> None:
     with pytest.raises(CliError) as raised:
         parse_env_pairs([text])
