@@ -81,10 +81,11 @@ def create(
     timeout: float,
     output: str,
 ) -> None:
-    """Build the app here, push it and deploy it to PROJECT (default: .rise.toml's project).
+    """Build, push and deploy the app here; follow it until it runs.
 
-    Follows the rollout until the app is running (exit 0) or failed (exit 1, with the
-    reason). With --dry-run: exit 0 when nothing would change, 1 when something would.
+    PROJECT defaults to the project of the nearest .rise.toml. Follows the rollout until the
+    app is running (exit 0) or failed (exit 1, with the reason). With --dry-run: exit 0 when
+    nothing would change, 1 when something would.
     """
     if from_id and (image or env_pairs):
         raise click.UsageError("--from redeploys an earlier deployment as it was: drop --image/-e")
@@ -114,7 +115,10 @@ def create(
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @output_option
 def list_deployments(project: str, limit: int, output: str) -> None:
-    """PROJECT's deployments, newest first: who deployed what, when, and how it is doing."""
+    """List a project's deployments, newest first.
+
+    Who deployed which image when, and how each is doing.
+    """
     client = session_client()
     with suggesting(client, project):
         rows = client.get(_deployments(project), limit=limit)
@@ -127,10 +131,13 @@ def list_deployments(project: str, limit: int, output: str) -> None:
 @_timeout_option
 @output_option
 def show(ids: tuple[str, ...], follow_it: bool, timeout: float, output: str) -> None:
-    """Show one deployment (PROJECT defaults to .rise.toml's project)."""
+    """Show one deployment; --follow waits until it settles.
+
+    PROJECT defaults to the project of the nearest .rise.toml.
+    """
     if len(ids) > 2:
         raise click.UsageError("give at most PROJECT and ID")
-    project = ids[0] if len(ids) == 2 else DeployRequest().project_name()
+    project = ids[0] if len(ids) == 2 else _project_here()
     deployment_id = ids[-1]
     client = session_client()
     with suggesting(client, project):
@@ -146,7 +153,10 @@ def show(ids: tuple[str, ...], follow_it: bool, timeout: float, output: str) -> 
 @click.argument("project")
 @output_option
 def stop(project: str, output: str) -> None:
-    """Stop PROJECT's app (its deployment stays in history; deploy again to start it)."""
+    """Stop a project's app.
+
+    Its deployment stays in the history; deploy again (or roll back) to start it.
+    """
     client = session_client()
     with suggesting(client, project):
         info = client.post(f"{_deployments(project)}/stop")
@@ -161,7 +171,7 @@ def stop(project: str, output: str) -> None:
 def rollback(
     project: str, deployment_id: str | None, no_follow: bool, timeout: float, output: str
 ) -> None:
-    """Redeploy an earlier deployment of PROJECT (default: the one before the current)."""
+    """Redeploy an earlier deployment (default: the previous one)."""
     client = session_client()
     with suggesting(client, project):
         target = deployment_id or _previous(client, project)
@@ -341,6 +351,15 @@ def suggesting(client: Client, name: str) -> Iterator[None]:
         name, lambda: (p["name"] for p in client.get("/projects") if p["name"] != name)
     ):
         yield
+
+
+def _project_here() -> str:
+    from cli.appconfig import find_app_folder
+
+    folder = find_app_folder(Path.cwd())
+    if folder is None or folder.config.project is None:
+        raise click.UsageError("which project? give PROJECT ID (no .rise.toml here names one)")
+    return folder.config.project
 
 
 def _deployments(project: str) -> str:

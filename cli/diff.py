@@ -247,8 +247,8 @@ def _server_diff(
 
     if len(projects) > 1:
         raise click.UsageError("the diff of a deploy takes one PROJECT")
-    request = DeployRequest(projects[0] if projects else None, image, environment, None, None,
-                            env_pairs)  # fmt: skip
+    project = projects[0] if projects else None
+    request = DeployRequest(project, image, environment, env_pairs=env_pairs)
     name = request.project_name()
     client = session_client()
     with suggesting(client, name):

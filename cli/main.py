@@ -16,7 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "project": ("cli.projects:project", "Create and manage projects (alias: p)."),
     "state": ("cli.state:state", "Create and validate state repositories."),
     "render": ("cli.render:render", "Print the Kubernetes manifests of a project."),
-    "diff": ("cli.diff:diff", "Show what would change between two states."),
+    "diff": ("cli.diff:diff", "Show what a deploy, or a commit, would change."),
     "server": ("cli.server:server", "Run the rise server (API, auth, webhooks, reconciler)."),
     "build": ("cli.build.command:build", "Build an app's container image without deploying."),
     "reconcile": ("cli.reconcile:reconcile", "Reconcile a state repository against a runtime."),
