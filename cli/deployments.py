@@ -252,7 +252,7 @@ class DeployRequest:
     def _image(
         self, client: Client, name: str, build: bool, backend: str | None, verbose: bool
     ) -> str | None:
-        from cli.build import BuildError
+        from cli.build.backends import BuildError
         from cli.build.release import build_and_push, pinned_image
 
         credentials = api_credentials(client)
@@ -297,8 +297,7 @@ class DeployRequest:
 def api_credentials(client: Client) -> CredentialsSource:
     """Registry credentials from the server, asked through the CLI's client (its login,
     silent refresh and TLS settings) for each push or pull."""
-    from cli.build import PushCredentials
-    from cli.build.push import PUSH
+    from cli.build.push import PUSH, PushCredentials
 
     def fetch(project: str, actions: tuple[str, ...] = PUSH) -> PushCredentials:
         answer = client.post(
