@@ -46,11 +46,20 @@ def cli(ctx: click.Context, url: str | None, profile: str | None) -> None:
 
 
 def main() -> None:
+    # Not click's standalone mode: it turns Ctrl-C into "Aborted!" with exit 1, and scripts
+    # must be able to tell an interrupt (130) from a failure.
     try:
-        cli(prog_name="rise")
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted; nothing more was changed.", err=True)
-        sys.exit(130)
+        code = cli.main(prog_name="rise", standalone_mode=False)
+    except click.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            click.echo("Interrupted; nothing more was changed.", err=True)
+            sys.exit(130)
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
