@@ -67,14 +67,28 @@ def dev(
     settings = _settings(data, port, registry_port)
     _check_free(settings["port"], "--port")
     children: list[Child] = []
+    engine_hosts: list[str] = []
     try:
-        _run(data, settings, runtime, children)
+        _run(data, settings, runtime, children, engine_hosts)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before the server was up: stop what started all the same
     finally:
+        for host in engine_hosts:
+            _stop_apps(host)
         for child in reversed(children):
             child.stop()
+    click.echo("rise dev stopped: the server, its registry and engine, and the apps.", err=True)
 
 
-def _run(data: Path, settings: dict[str, int], runtime: str, children: list[Child]) -> None:
+def _run(
+    data: Path,
+    settings: dict[str, int],
+    runtime: str,
+    children: list[Child],
+    engine_hosts: list[str],
+) -> None:
+    """Start everything; what was started is appended to ``children`` and ``engine_hosts`` as
+    it starts, so the caller stops it even when a later step fails."""
     import uvicorn
 
     from reconciler.server.app import SHUTDOWN_TIMEOUT, create_app
@@ -88,6 +102,8 @@ def _run(data: Path, settings: dict[str, int], runtime: str, children: list[Chil
         engine = find_engine(data, os.environ, registry_host)
         if engine.child is not None:
             children.append(engine.child)
+        if engine.host is not None:
+            engine_hosts.append(engine.host)
         if engine.host is None and runtime == "docker":
             raise click.ClickException(f"no container engine answered: {engine.note}")
     config = _config(data, port, registry_host, engine.host)
@@ -116,11 +132,7 @@ def _run(data: Path, settings: dict[str, int], runtime: str, children: list[Chil
     banner = _banner(data, port, registry_host, engine, first_admin)
     threading.Thread(target=_announce, args=(server, banner), daemon=True).start()
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    try:
-        server.run()
-    finally:
-        if engine.host is not None:
-            _stop_apps(engine.host)
+    server.run()
 
 
 def _settings(data: Path, port: int | None, registry_port: int | None) -> dict[str, int]:

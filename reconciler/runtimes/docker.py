@@ -20,6 +20,7 @@ and the loop looks again.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import socket
@@ -27,8 +28,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
-
-import httpx
 
 from reconciler.health import DeploymentHealth, ProjectHealth
 from reconciler.runtimes.base import Desired, ObjectRef, SyncError, SyncResult
@@ -349,21 +348,24 @@ class _Rollout:
 
 
 def http_probe(address: str, path: str | None, timeout: float) -> str | None:
-    """None when the app answers: any HTTP status below 500 on ``path``, or a TCP connect."""
+    """None when the app answers: any HTTP status below 500 on ``path``, or a TCP connect.
+    (Plain ``http.client``: one small request, nothing logged per probe.)"""
+    host, _, port = address.rpartition(":")
     if path is None:
-        host, _, port = address.rpartition(":")
         try:
             with socket.create_connection((host, int(port)), timeout):
                 return None
         except OSError as exc:
             return f"TCP {address}: {exc.strerror or exc}"
+    connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
-        response = httpx.get(f"http://{address}{path}", timeout=timeout)
-    except httpx.HTTPError as exc:
+        connection.request("GET", path, headers={"User-Agent": "rise-health-check"})
+        status = connection.getresponse().status
+    except (OSError, http.client.HTTPException) as exc:
         return f"GET {path}: {type(exc).__name__} {exc}".strip()
-    if response.status_code >= 500:
-        return f"GET {path} answered {response.status_code}"
-    return None
+    finally:
+        connection.close()
+    return f"GET {path} answered {status}" if status >= 500 else None
 
 
 def build_docker_runtime(settings: DockerSettings) -> DockerRuntime:
