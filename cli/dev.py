@@ -222,7 +222,7 @@ def _stop_apps(host: str) -> None:
 
     engine = Engine(host, timeout=30)
     try:
-        for item in engine.list(RISE_FILTER):
+        for item in engine.containers(RISE_FILTER):
             if item.get("State") == "running":
                 engine.stop(str(item["Id"]), grace=2)
     except EngineError as exc:

@@ -84,6 +84,8 @@ def server(
         raise click.ClickException("the server configuration is invalid; nothing started") from None
     for warning in env_warnings(os.environ):
         logging.getLogger("rise.server").warning(warning)
+    if config.runtime.kind == "docker":
+        _check_engine(config.docker.host or os.environ.get("DOCKER_HOST"))
     try:
         ctx = build_context(config)
     except StartupError as exc:
@@ -101,6 +103,22 @@ def server(
     # installed before it started; this one makes a drained shutdown exit 0, not 143.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.Server(uvicorn_config).run()
+
+
+def _check_engine(host: str | None) -> None:
+    """The docker runtime needs an engine that answers: say so before anything is created."""
+    from reconciler.runtimes.docker import DEFAULT_HOST
+    from reconciler.runtimes.engine import Engine, EngineError
+
+    try:
+        Engine(host or DEFAULT_HOST, timeout=10).ping()
+    except EngineError as exc:
+        raise click.ClickException(
+            f"--runtime docker needs a Docker API: {exc}. Start Docker, or run "
+            "'podman system service --time=0 unix:///tmp/podman.sock' and set "
+            "DOCKER_HOST=unix:///tmp/podman.sock (or [docker] host); 'rise dev' does all "
+            "of this for you. Nothing was started."
+        ) from None
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

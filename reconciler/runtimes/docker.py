@@ -94,7 +94,7 @@ class DockerRuntime:
 
     def inventory(self, desired: Mapping[ObjectRef, Desired]) -> dict[str, ProjectLive]:
         try:
-            items = self.engine.list(RISE_FILTER)
+            items = self.engine.containers(RISE_FILTER)
         except EngineError as exc:
             raise SyncError(f"listing containers: {exc}", transient=True) from None
         out: dict[str, ProjectLive] = {}

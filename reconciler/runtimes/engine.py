@@ -47,7 +47,7 @@ class Engine:
         components = version.get("Components") or [{}]
         return f"{components[0].get('Name') or 'Docker Engine'} {version.get('Version', '?')}"
 
-    def list(self, label: str) -> list[dict[str, Any]]:
+    def containers(self, label: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = self._call(
             "listing containers",
             lambda: self.api.containers(all=True, filters={"label": [label]}),

@@ -108,19 +108,26 @@ class DevProcess:
 
 
 def start_dev(
-    data: Path, *, port: int | None = None, registry_port: int | None = None, log: str = "info"
+    data: Path,
+    *,
+    port: int | None = None,
+    registry_port: int | None = None,
+    log: str = "info",
+    admin_password: str | None = ADMIN_PASSWORD,
+    env_extra: dict[str, str] | None = None,
 ) -> DevProcess:
-    require_tool("podman", "apt-get install podman")
-    require_tool("docker-registry", "apt-get install docker-registry")
+    """``env_extra`` adds or (with PATH) replaces variables; without it, podman and
+    docker-registry must be installed."""
+    if env_extra is None:
+        require_tool("podman", "apt-get install podman")
+        require_tool("docker-registry", "apt-get install docker-registry")
     port = port or free_port()
     registry_port = registry_port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RISE_", "CONTAINERS_"))}
     env.pop("DOCKER_HOST", None)
-    env.update(
-        RISE_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        RISE_RUNTIME__RESYNC_SECONDS="5",
-        PYTHONPATH=str(ROOT),
-    )
+    env.update(RISE_RUNTIME__RESYNC_SECONDS="5", PYTHONPATH=str(ROOT), **(env_extra or {}))
+    if admin_password is not None:
+        env["RISE_ADMIN_PASSWORD"] = admin_password
     log_path = data.parent / f"{data.name}-{time.monotonic_ns()}.log"
     command = [sys.executable, "-m", "cli.main", "dev", "--data-dir", str(data)]
     command += ["--port", str(port), "--registry-port", str(registry_port), "--log-level", log]
