@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -21,7 +22,14 @@ from typing import Any
 
 import click
 
-from cli.devstack import Child, EngineChoice, find_engine, start_registry, stop_leftovers
+from cli.devstack import (
+    Child,
+    EngineChoice,
+    find_engine,
+    run_dir,
+    start_registry,
+    stop_leftovers,
+)
 
 _SETTINGS = "dev.json"
 
@@ -77,6 +85,7 @@ def dev(
             _stop_apps(host)
         for child in reversed(children):
             child.stop()
+        shutil.rmtree(run_dir(data), ignore_errors=True)  # sockets; podman's runroot
     click.echo("rise dev stopped: the server, its registry and engine, and the apps.", err=True)
 
 
@@ -196,6 +205,11 @@ def _banner(
         f"  registry: {registry} (pushes authorised by rise)"
         if registry
         else "  registry: none (install docker-registry for a local one)",
+        *(
+            [f"  build:    export DOCKER_HOST={engine.host}   (rise build uses rise dev's podman)"]
+            if engine.child is not None
+            else []
+        ),
         f"  log in:   user admin, password {password}",
         f"            export RISE_URL={url}",
         f"  data:     {data}  (a second 'rise dev' reuses it)",
@@ -230,8 +244,6 @@ def _stop_apps(host: str) -> None:
 
 
 def _registry_installed() -> bool:
-    import shutil
-
     return shutil.which("docker-registry") is not None
 
 
