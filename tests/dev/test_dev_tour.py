@@ -85,7 +85,8 @@ def test_the_tour(dev: DevProcess, builder: Builder) -> None:
 
     # create project `hello`; build and push examples/hello with rise's registry credentials
     api.ok("POST", "/api/v1/projects", {"name": "hello", "owner": "user:admin"}, 201)
-    first = builder.push(builder.hello(), api.token or "")
+    assert f"export DOCKER_HOST={dev.docker_host}" in dev.log()  # what the banner says
+    first = builder.push(builder.hello(), api.token or "", with_dev_engine=True)
     assert first.startswith(f"{dev.registry}/hello@sha256:")
 
     # deploy: the page comes through the proxy

@@ -173,11 +173,21 @@ class Builder:
         (folder / ".rise.toml").write_text('project = "hello"\n')
         return folder
 
-    def push(self, folder: Path, token: str, project: str = "hello") -> str:
-        """``rise build --push``; the image pinned by digest, as the command prints it."""
+    def push(
+        self, folder: Path, token: str, project: str = "hello", *, with_dev_engine: bool = False
+    ) -> str:
+        """``rise build --push``; the image pinned by digest, as the command prints it.
+        ``with_dev_engine``: build in rise dev's podman (DOCKER_HOST, as its banner says),
+        else with buildah in a storage of this builder's own."""
         env = {**self.env.environ, "RISE_URL": self.dev.url, "RISE_TOKEN": token}
-        env.update(RISE_BUILD_BACKEND="buildah", PYTHONPATH=str(ROOT))
+        env.update(PYTHONPATH=str(ROOT))
         env.pop("DOCKER_HOST", None)
+        if with_dev_engine:
+            env["DOCKER_HOST"] = self.dev.docker_host
+            for key in self.env.variables:
+                env.pop(key, None)
+        else:
+            env["RISE_BUILD_BACKEND"] = "buildah"
         result = subprocess.run(
             [
                 sys.executable,
