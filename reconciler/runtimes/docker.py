@@ -267,10 +267,14 @@ class _Rollout:
             return DeploymentHealth("deploying", "container started; waiting for its health check")
         if target.state != "running":
             return self._failed(target, self._why_stopped(target))
+        waited = rt.now() - target.created
+        if waited < target.initial_delay:  # as Kubernetes: no probe before the initial delay
+            left = target.initial_delay - waited
+            return DeploymentHealth("deploying", f"health check in {left:.0f}s (initial delay)")
         error = rt.probe(target)
         if error is None:
             return DeploymentHealth("running", None, available=True)
-        if rt.now() - target.created > target.initial_delay + rt.health_timeout:
+        if waited > target.initial_delay + rt.health_timeout:
             return self._failed(target, f"not healthy {rt.health_timeout:g}s after start: {error}")
         return DeploymentHealth("deploying", f"waiting for its health check: {error}")
 

@@ -75,6 +75,8 @@ class AppProxy:
         self.routes = routes
         self.domains = app_domains(ctx.config.app_url_template)
         self._client: httpx.AsyncClient | None = None
+        # httpx logs every request at INFO: one line per proxied request would drown the log.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

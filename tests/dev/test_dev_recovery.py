@@ -8,6 +8,7 @@ not from anything rise reports about itself.
 
 from __future__ import annotations
 
+import calendar
 import json
 import time
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ def _full_passes(dev: DevProcess, since: float) -> int:
         message = str(record.get("message", ""))
         if "(full)" in message and message.startswith("reconcile pass"):
             stamp = record["time"]
-            seconds = time.mktime(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+            seconds = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
             if seconds >= since:
                 count += 1
     return count
@@ -58,13 +59,17 @@ def _engine_events(dev: DevProcess, since: float) -> list[str]:
     ]
 
 
-def _deploy_hello(dev: DevProcess, builder: Builder, page: str | None = None) -> tuple[str, str]:
+def _deploy_hello(
+    dev: DevProcess, builder: Builder, page: str | None = None, initial_delay: int = 0
+) -> str:
     api = dev.admin()
     if api.get("/api/v1/projects/hello").status_code == 404:
         api.ok("POST", "/api/v1/projects", {"name": "hello", "owner": "user:admin"}, 201)
     image = builder.push(builder.hello(page), api.token or "")
-    created = api.ok("POST", "/api/v1/projects/hello/deployments", {"image": image}, 201)
-    return str(created["id"]), image
+    health = {"path": "/", "initial_delay": initial_delay}
+    app = {"project": "hello", "deploy": {"port": 8080, "health": health}}
+    body = {"image": image, "app_config": app}
+    return str(api.ok("POST", "/api/v1/projects/hello/deployments", body, 201)["id"])
 
 
 def test_a_no_op_resync_writes_nothing_and_drift_is_repaired(
@@ -100,8 +105,10 @@ def test_kill_9_in_the_middle_of_a_deploy_then_restart_converges(
     eventually(lambda: dev.app("hello").status_code == 200, 60)
     old_children = json.loads((dev.data / "children.json").read_text())
 
-    second, _ = _deploy_hello(dev, builder, "<h1>second</h1>")
-    eventually(lambda: len(dev.containers("hello")) == 2, 30, 0.01)  # the new one exists
+    # the new container waits 4 s before its first health check: kill rise dev meanwhile
+    second = _deploy_hello(dev, builder, "<h1>second</h1>", initial_delay=4)
+    eventually(lambda: len(dev.containers("hello")) == 2, 30)
+    assert "second" not in dev.app("hello").text  # the old one still serves
     dev.kill()
     # its podman service and registry went with it
     eventually(lambda: not any(Path(f"/proc/{pid}").exists() for pid in old_children.values()))
