@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     import docker
 
 
+API_VERSION = "1.41"
+
+
 class EngineError(Exception):
     def __init__(self, message: str, *, conflict: bool = False, missing: bool = False):
         super().__init__(message)

@@ -29,10 +29,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.runtimes.routes import Routes
 from reconciler.server.context import ServerContext
-from reconciler.server.ingress_auth import may_reach
+from reconciler.server.ingress_auth import Reach, may_reach
 from schemas.names import name_problem
 
 log = logging.getLogger("rise.proxy")
+
+_PUBLIC_CACHE = 10_000
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own, never forwarded.
 _HOP_BY_HOP = frozenset(
@@ -75,6 +77,8 @@ class AppProxy:
         self.routes = routes
         self.domains = app_domains(ctx.config.app_url_template)
         self._client: httpx.AsyncClient | None = None
+        self._public: dict[str, str | None] = {}
+        """Project -> the state commit at which it was found public."""
         # httpx logs every request at INFO: one line per proxied request would drown the log.
         logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -99,7 +103,7 @@ class AppProxy:
 
     async def _serve(self, project: str, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        reach = await may_reach(self.ctx, request, project)
+        reach = await self._reach(project, request)
         if reach == "login":
             await _page(
                 send,
@@ -120,6 +124,20 @@ class AppProxy:
             # The credentials were rise's, for this check: the app never sees them.
             strip = reach == "allowed"
             await self._forward(upstream.address, scope, receive, send, strip_auth=strip)
+
+    async def _reach(self, project: str, request: Request) -> Reach:
+        """``may_reach``, remembering public projects until the state branch moves: most
+        requests are to public apps, and reading git for each one would cost more than the
+        proxying itself."""
+        head = self.ctx.store.repo.head()
+        if self._public.get(project) == head:
+            return "public"
+        reach = await may_reach(self.ctx, request, project)
+        if reach == "public":
+            if len(self._public) > _PUBLIC_CACHE:
+                self._public.clear()
+            self._public[project] = head
+        return reach
 
     async def _unavailable(self, project: str, send: Send) -> None:
         status = self.ctx.controller.status(project)
