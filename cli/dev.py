@@ -30,6 +30,7 @@ from cli.devstack import (
     start_registry,
     stop_leftovers,
 )
+from cli.server import log_level_option
 
 _SETTINGS = "dev.json"
 
@@ -51,12 +52,7 @@ _SETTINGS = "dev.json"
     show_default=True,
     help="auto: docker when a container engine answers, else rendered.",
 )
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="warning",
-    show_default=True,
-)
+@log_level_option("warning")
 def dev(
     data_dir: Path, port: int | None, registry_port: int | None, runtime: str, log_level: str
 ) -> None:

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any, TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def log_level_option(default: str) -> Callable[[F], F]:
+    """``--log-level``, shared by the commands that run the server."""
+    return click.option(
+        "--log-level",
+        type=click.Choice(["debug", "info", "warning", "error"]),
+        default=default,
+        show_default=True,
+    )
 
 
 @click.command()
@@ -32,12 +46,7 @@ import click
     "--registry-service",
     help="The service name the registry's token auth uses (rise-registry).",
 )
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-)
+@log_level_option("info")
 def server(
     config_file: Path | None,
     data_dir: str | None,

@@ -26,7 +26,7 @@ from cli.devstack import run_dir
 from tests.server.conftest import Api
 from tests.support.containers import ContainerEnv, container_env, hello_context
 from tests.support.tools import require_tool
-from tests.support.waiting import free_port
+from tests.support.waiting import free_port, signal_and_wait
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_PASSWORD = "dev-admin-password"
@@ -93,14 +93,7 @@ class DevProcess:
 
     def interrupt(self, timeout: float = 60) -> int:
         """Ctrl-C, as a user at the terminal; the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-            raise AssertionError(f"rise dev ignored Ctrl-C:\n{self.log()[-3000:]}") from None
+        return signal_and_wait(self.process, signal.SIGINT, timeout, self.log)
 
     def kill(self) -> None:
         self.process.kill()
