@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -33,6 +34,7 @@ from cli.devstack import (
 from cli.server import log_level_option
 
 _SETTINGS = "dev.json"
+_DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 
 
 @click.command()
@@ -46,6 +48,12 @@ _SETTINGS = "dev.json"
 @click.option("--port", type=int, help="Port of the server and the apps (8000).")
 @click.option("--registry-port", type=int, help="Port of the local registry (free one).")
 @click.option(
+    "--apps-domain",
+    default="localhost",
+    show_default=True,
+    help="Apps answer at http://<project>.<domain>:<port> (and always at <project>.localhost).",
+)
+@click.option(
     "--runtime",
     type=click.Choice(["auto", "docker", "rendered"]),
     default="auto",
@@ -54,7 +62,12 @@ _SETTINGS = "dev.json"
 )
 @log_level_option("warning")
 def dev(
-    data_dir: Path, port: int | None, registry_port: int | None, runtime: str, log_level: str
+    data_dir: Path,
+    port: int | None,
+    registry_port: int | None,
+    apps_domain: str,
+    runtime: str,
+    log_level: str,
 ) -> None:
     """Run rise on this machine: server, reconciler, container engine and registry.
 
@@ -63,6 +76,12 @@ def dev(
     """
     from reconciler.server.logs import configure_logging
 
+    if not _DOMAIN.match(apps_domain):
+        raise click.BadParameter(
+            f"{apps_domain!r} is not a domain name: give lower-case DNS labels joined by dots, "
+            "such as 'localhost' or 'apps.example.test' (no scheme, port or path)",
+            param_hint="--apps-domain",
+        )
     configure_logging(log_level)
     data = data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -73,7 +92,7 @@ def dev(
     children: list[Child] = []
     engine_hosts: list[str] = []
     try:
-        _run(data, settings, runtime, children, engine_hosts)
+        _run(data, settings, runtime, apps_domain, children, engine_hosts)
     except KeyboardInterrupt:
         pass  # Ctrl-C before the server was up: stop what started all the same
     finally:
@@ -89,6 +108,7 @@ def _run(
     data: Path,
     settings: dict[str, int],
     runtime: str,
+    apps_domain: str,
     children: list[Child],
     engine_hosts: list[str],
 ) -> None:
@@ -111,7 +131,7 @@ def _run(
             engine_hosts.append(engine.host)
         if engine.host is None and runtime == "docker":
             raise click.ClickException(f"no container engine answered: {engine.note}")
-    config = _config(data, port, registry_host, engine.host)
+    config = _config(data, port, registry_host, engine.host, apps_domain)
     first_admin = not (data / "users.json").exists()
     try:
         ctx = build_context(config)
@@ -134,7 +154,7 @@ def _run(
             timeout_graceful_shutdown=int(SHUTDOWN_TIMEOUT),
         )
     )
-    banner = _banner(data, port, registry_host, engine, first_admin)
+    banner = _banner(data, config.app_url_template, registry_host, engine, first_admin)
     threading.Thread(target=_announce, args=(server, banner), daemon=True).start()
     signal.signal(signal.SIGTERM, _exit_cleanly)
     server.run()
@@ -155,7 +175,9 @@ def _settings(data: Path, port: int | None, registry_port: int | None) -> dict[s
     return settings
 
 
-def _config(data: Path, port: int, registry_host: str | None, engine_host: str | None) -> Any:
+def _config(
+    data: Path, port: int, registry_host: str | None, engine_host: str | None, domain: str
+) -> Any:
     from reconciler.server.config import load_config
     from schemas import SchemaError
 
@@ -164,7 +186,7 @@ def _config(data: Path, port: int, registry_host: str | None, engine_host: str |
         "host": "127.0.0.1",
         "port": port,
         "public_url": f"http://127.0.0.1:{port}",
-        "app_url_template": f"http://{{project}}.localhost:{port}",
+        "app_url_template": f"http://{{project}}.{domain}:{port}",
         "runtime.kind": "docker" if engine_host else "rendered",
         "runtime.rollout_poll_seconds": 0.25,
         "docker.host": engine_host,
@@ -179,8 +201,9 @@ def _config(data: Path, port: int, registry_host: str | None, engine_host: str |
 
 
 def _banner(
-    data: Path, port: int, registry: str | None, engine: EngineChoice, first_admin: bool
+    data: Path, apps_url: str, registry: str | None, engine: EngineChoice, first_admin: bool
 ) -> str:
+    port = apps_url.rsplit(":", 1)[-1]
     url = f"http://127.0.0.1:{port}"
     password_file = data / "admin-password"
     if os.environ.get("RISE_ADMIN_PASSWORD") and first_admin:
@@ -192,7 +215,7 @@ def _banner(
     else:
         password = "as set at the first start"
     if engine.host is not None:
-        apps = f"http://<project>.localhost:{port}  (docker runtime: {engine.note})"
+        apps = f"{apps_url.replace('{project}', '<project>')}  (docker runtime: {engine.note})"
     else:
         apps = f"not run here: the rendered runtime commits manifests ({engine.note})"
     lines = [

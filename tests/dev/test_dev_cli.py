@@ -67,6 +67,18 @@ def test_rise_dev_refuses_a_port_in_use(tmp_path: Path) -> None:
     assert f"port {port} is in use" in result.stderr and "--port" in result.stderr
 
 
+def test_rise_dev_refuses_an_apps_domain_that_is_not_one(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    result = _rise(
+        "dev", "--data-dir", str(data), "--apps-domain", "http://apps.test", env=dict(os.environ)
+    )
+    assert result.returncode == 2
+    assert (
+        "--apps-domain" in result.stderr and "'http://apps.test' is not a domain" in result.stderr
+    )
+    assert not data.exists()
+
+
 def test_rise_server_with_the_docker_runtime_and_no_engine_starts_nothing(tmp_path: Path) -> None:
     env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
     data = tmp_path / "data"

@@ -17,10 +17,12 @@ import pytest
 from tests.support.dev import ADMIN_PASSWORD, Builder, DevProcess, start_dev
 from tests.support.waiting import eventually
 
+DOMAIN = "apps.rise.test"
+
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProcess]:
-    running = start_dev(tmp_path_factory.mktemp("dev") / "data")
+    running = start_dev(tmp_path_factory.mktemp("dev") / "data", args=("--apps-domain", DOMAIN))
     yield running
     running.interrupt()
 
@@ -93,6 +95,9 @@ def test_the_tour(dev: DevProcess, builder: Builder) -> None:
     one = _deploy(api, "hello", {"image": first})
     page = eventually(lambda: dev.app("hello").status_code == 200 and dev.app("hello"), 60)
     assert "Hello from rise" in page.text
+    other = httpx.get(dev.url, headers={"host": f"hello.{DOMAIN}:{dev.port}"})
+    assert other.text == page.text  # the configured apps domain too
+    assert f"http://<project>.{DOMAIN}:{dev.port}" in dev.log()
     assert _status(api, "hello")["status"] == "running"
     assert len(dev.containers("hello")) == 1
 
@@ -170,6 +175,27 @@ def test_private_app_asks_for_rise_credentials(dev: DevProcess, builder: Builder
         nothing.text.replace("no-such-app", "vault"),
     )
     assert eve.status_code == 404
+
+
+def test_bodies_stream_through_the_proxy_both_ways(dev: DevProcess, builder: Builder) -> None:
+    api = dev.admin()
+    api.ok("POST", "/api/v1/projects", {"name": "files", "owner": "user:admin"}, 201)
+    folder = builder.files(8 << 20)
+    image = builder.push(folder, api.token or "", "files")
+    _deploy(api, "files", {"image": image})
+    eventually(lambda: dev.app("files").status_code == 200, 60)
+
+    expected = (folder / "www" / "big.bin").read_bytes()
+    headers = {"host": f"files.localhost:{dev.port}"}
+    with httpx.stream("GET", f"{dev.url}/big.bin", headers=headers, timeout=60) as response:
+        assert response.status_code == 200
+        received = b"".join(response.iter_raw())
+    assert received == expected
+
+    upload = bytes(reversed(expected[: 3 << 20]))
+    echoed = httpx.post(f"{dev.url}/cgi-bin/echo", content=upload, headers=headers, timeout=60)
+    assert echoed.status_code == 200, echoed.text[:300]
+    assert echoed.content == upload
 
 
 def test_hosts_that_name_no_app_reach_the_api(dev: DevProcess) -> None:

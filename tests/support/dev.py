@@ -108,6 +108,7 @@ def start_dev(
     log: str = "info",
     admin_password: str | None = ADMIN_PASSWORD,
     env_extra: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> DevProcess:
     """``env_extra`` adds or (with PATH) replaces variables; without it, podman and
     docker-registry must be installed."""
@@ -124,6 +125,7 @@ def start_dev(
     log_path = data.parent / f"{data.name}-{time.monotonic_ns()}.log"
     command = [sys.executable, "-m", "cli.main", "dev", "--data-dir", str(data)]
     command += ["--port", str(port), "--registry-port", str(registry_port), "--log-level", log]
+    command += args
     with log_path.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=out, cwd=ROOT)
     dev = DevProcess(data, port, registry_port, process, log_path)
@@ -153,6 +155,20 @@ class Builder:
         folder = hello_context(self.root / f"hello-{self.count}")
         if page is not None:
             (folder / "www" / "index.html").write_text(page)
+        return folder
+
+    def files(self, size: int) -> Path:
+        """examples/hello plus a ``size``-byte file and a CGI script that echoes POST bodies."""
+        folder = self.hello()
+        (folder / "www" / "big.bin").write_bytes(bytes(range(256)) * (size // 256))
+        cgi = folder / "www" / "cgi-bin"
+        cgi.mkdir()
+        echo = cgi / "echo"
+        echo.write_text(
+            "#!/bin/sh\necho 'Content-Type: application/octet-stream'\necho\n"
+            'head -c "$CONTENT_LENGTH"\n'
+        )
+        echo.chmod(0o755)
         return folder
 
     def unstartable(self) -> Path:
