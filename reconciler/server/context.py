@@ -23,6 +23,7 @@ from pathlib import Path
 
 from reconciler.ids import DeploymentIds
 from reconciler.registry import CredentialsProvider, TokenIssuer, provider_from_config
+from reconciler.registry.providers import ProviderError
 from reconciler.runtimes.routes import Routes
 from reconciler.secrets import SecretBox
 from reconciler.server.auth import Authenticator
@@ -140,7 +141,11 @@ def _puller(registry: CredentialsProvider) -> Callable[[str, str], dict[str, str
     """Pull credentials for images in the platform registry, minted for each pull."""
 
     def pull_auth(project: str, image: str) -> dict[str, str] | None:
-        found = registry.credentials(project, "rise-reconciler", {"pull"})
+        try:
+            found = registry.credentials(project, "rise-reconciler", {"pull"})
+        except ProviderError as exc:  # the pull then fails and its error says why
+            log.warning("no pull credentials for %s: %s", project, exc)
+            return None
         if not image.startswith(f"{found.registry}/") or not found.username:
             return None
         return {"username": found.username, "password": found.password or ""}
