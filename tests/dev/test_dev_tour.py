@@ -197,6 +197,14 @@ def test_bodies_stream_through_the_proxy_both_ways(dev: DevProcess, builder: Bui
     assert echoed.status_code == 200, echoed.text[:300]
     assert echoed.content == upload
 
+    # env and secrets reach the app (a change is a new container, blue/green); PORT is its own
+    api.ok("PUT", "/api/v1/projects/files/env/GREETING", {"value": "hi there"})
+    api.ok("PUT", "/api/v1/projects/files/env/TOKEN", {"value": "s3cret", "secret": True})
+    shown = eventually(lambda: "s3cret" in (r := dev.app("files", "/cgi-bin/env")).text and r, 60)
+    [container] = eventually(lambda: (c := dev.containers("files")) and len(c) == 1 and c, 30)
+    port = container["Labels"]["rise.dev/port"]
+    assert shown.text.strip() == f"PORT={port} GREETING=hi there TOKEN=s3cret"
+
 
 def test_hosts_that_name_no_app_reach_the_api(dev: DevProcess) -> None:
     assert httpx.get(f"{dev.url}/healthz").json() == {"status": "ok"}

@@ -158,7 +158,8 @@ class Builder:
         return folder
 
     def files(self, size: int) -> Path:
-        """examples/hello plus a ``size``-byte file and a CGI script that echoes POST bodies."""
+        """examples/hello plus a ``size``-byte file and two CGI scripts: ``echo`` answers a
+        POST with its body, ``env`` prints some of the app's environment."""
         folder = self.hello()
         (folder / "www" / "big.bin").write_bytes(bytes(range(256)) * (size // 256))
         cgi = folder / "www" / "cgi-bin"
@@ -169,6 +170,12 @@ class Builder:
             'head -c "$CONTENT_LENGTH"\n'
         )
         echo.chmod(0o755)
+        env = cgi / "env"
+        env.write_text(
+            "#!/bin/sh\necho 'Content-Type: text/plain'\necho\n"
+            'echo "PORT=$PORT GREETING=$GREETING TOKEN=$TOKEN"\n'
+        )
+        env.chmod(0o755)
         return folder
 
     def unstartable(self) -> Path:
