@@ -89,6 +89,8 @@ def dev(
         click.echo(f"stopped {leftover} left by an earlier rise dev", err=True)
     settings = _settings(data, port, registry_port)
     _check_free(settings["port"], "--port")
+    if _registry_installed():
+        _check_free(settings["registry_port"], "--registry-port")
     children: list[Child] = []
     engine_hosts: list[str] = []
     try:
@@ -140,7 +142,10 @@ def _run(
     if registry_host is not None:
         realm = f"http://127.0.0.1:{port}/api/v1/registry/token"
         registry = config.registry
-        child = start_registry(data, registry_port, realm, registry.service, registry.issuer)
+        try:
+            child = start_registry(data, registry_port, realm, registry.service, registry.issuer)
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from None
         if child is not None:
             children.append(child)
     server = uvicorn.Server(
