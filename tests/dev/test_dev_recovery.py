@@ -124,8 +124,11 @@ def test_kill_9_in_the_middle_of_a_deploy_then_restart_converges(
         assert everything[0]["State"] == "running"
         status = restarted.admin().ok("GET", "/api/v1/projects/hello")
         assert (status["status"], status["deployment_id"]) == ("running", second)
+        children = json.loads((dev.data / "children.json").read_text())
+        assert set(children) == {"podman", "registry"}
     finally:
         assert restarted.interrupt() == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in children.values())  # Ctrl-C
     # Ctrl-C stopped the app container (the next start finds it and starts it again)
     assert restarted.podman("ps", "-q") == ""
     assert len(restarted.podman("ps", "-aq").split()) == 1
