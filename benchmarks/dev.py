@@ -87,7 +87,7 @@ def bench_deploy(dev: DevProcess, builder: Builder, runs: int) -> dict[str, floa
         ("commit", "  commit (the API call)"),
         ("reconcile", "  reconcile (commit -> container created)"),
         ("start", "  container start (created -> started)"),
-        ("health", "  health check + switch (started -> 200)"),
+        ("health", "  health, switch, old one removed (started -> 200)"),
     ):
         figure(label, median_ms(parts[name]), "ms")
     return {name: statistics.median(values) for name, values in parts.items()}
