@@ -5,7 +5,8 @@
 2. Deploy of a pre-built image, from the API call to the first 200 through the proxy, split
    by the engine's own event times: commit (the API call), reconcile (commit to container
    created: signal, render, pull or image check), container start (created to started), and
-   health + switch (started to the first 200 through the proxy). Each run deploys the image
+   health + switch (started to the first 200 through the proxy with only the new container
+   left: the old one's drain and removal are in this part). Each run deploys the image
    as a new deployment (a rollback to the first), so it is a full blue/green.
 3. Proxy throughput and added latency: the same app through the proxy and directly on its
    container's port, same run, same client (httpx, ``--connections`` at a time).
