@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -30,6 +31,7 @@ from cli.devstack import (
     run_dir,
     start_registry,
     stop_leftovers,
+    write_private,
 )
 from cli.server import log_level_option
 
@@ -119,7 +121,7 @@ def _run(
     import uvicorn
 
     from reconciler.server.app import SHUTDOWN_TIMEOUT, create_app
-    from reconciler.server.context import StartupError, build_context
+    from reconciler.server.context import ADMIN_PASSWORD_VARIABLE, StartupError, build_context
 
     port, registry_port = settings["port"], settings["registry_port"]
     has_registry = _registry_installed()
@@ -135,8 +137,13 @@ def _run(
             raise click.ClickException(f"no container engine answered: {engine.note}")
     config = _config(data, port, registry_host, engine.host, apps_domain)
     first_admin = not (data / "users.json").exists()
+    environ = dict(os.environ)
+    if first_admin and not environ.get(ADMIN_PASSWORD_VARIABLE):
+        # Made here, not by the server, so the banner shows it (once) instead of a log line.
+        environ[ADMIN_PASSWORD_VARIABLE] = secrets.token_urlsafe(18)
+        write_private(data / "admin-password", environ[ADMIN_PASSWORD_VARIABLE])
     try:
-        ctx = build_context(config)
+        ctx = build_context(config, environ)
     except StartupError as exc:
         raise click.ClickException(str(exc)) from None
     if registry_host is not None:

@@ -181,10 +181,15 @@ def start_registry(data: Path, port: int, realm: str, service: str, issuer: str)
 def _http_secret(data: Path) -> str:
     path = data / "registry-http-secret"
     if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(os.urandom(16).hex())
+        write_private(path, os.urandom(16).hex())
     return path.read_text().strip()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only its owner may read (0600 from the start)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text + "\n")
 
 
 def _wait_for_port(port: int, child: Child) -> None:
