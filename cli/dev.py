@@ -28,7 +28,7 @@ from cli.devstack import (
     Child,
     EngineChoice,
     find_engine,
-    run_dir,
+    remove_run_dir,
     start_registry,
     stop_leftovers,
     write_private,
@@ -104,7 +104,7 @@ def dev(
             _stop_apps(host)
         for child in reversed(children):
             child.stop()
-        shutil.rmtree(run_dir(data), ignore_errors=True)  # sockets; podman's runroot
+        remove_run_dir(data)  # sockets; podman's runroot
     click.echo("rise dev stopped: the server, its registry and engine, and the apps.", err=True)
 
 

@@ -263,3 +263,25 @@ def stop_leftovers(data: Path) -> list[str]:
         stopped.append(f"{name} (pid {pid})")
     (data / _PIDS).unlink(missing_ok=True)
     return stopped
+
+
+def remove_run_dir(data: Path, wait: float = 5.0) -> None:
+    """Remove the run dir once no process uses it any more: after containers stop, conmon
+    runs ``podman container cleanup`` in the background, which writes there."""
+    run = run_dir(data)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and _users_of(str(run)):
+        time.sleep(0.1)
+    shutil.rmtree(run, ignore_errors=True)
+
+
+def _users_of(path: str) -> bool:
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if path in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                return True
+        except OSError:
+            continue
+    return False
