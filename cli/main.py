@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reconcile": ("cli.reconcile:reconcile", "Reconcile a state repository against a runtime."),
     "deployment": ("cli.deployments:deployment", "Deploy apps and manage deployments (alias: d)."),
     "deploy": ("cli.deployments:create", "Build, push and deploy the app here (= rise d c)."),
+    "dev": ("cli.dev:dev", "Run rise on this machine: server, containers, registry."),
 }
 
 
