@@ -7,9 +7,8 @@ reconciler. Rollback is a new deployment restoring an earlier one's image and co
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
@@ -24,12 +23,12 @@ from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError, from_schema_error, not_found
 from reconciler.server.openapi import ApiRoute, Operation
 from reconciler.server.store import dump_toml, read_model, write_model
-from reconciler.state import Edit
+from reconciler.state import Edit, ProjectState
 from reconciler.state.layout import project_file
 from reconciler.state.repo import COMMITTER
 from reconciler.state.reviews import APPROVED_BY, parse_trailers, review_branch
 from schemas import AppConfig, DeploymentFile, ProjectFile, SchemaError, load_toml, parse_model
-from schemas.api import DeploymentCreate, DeploymentInfo
+from schemas.api import DeploymentCreate, DeploymentDryRun, DeploymentInfo, ObjectChange
 from schemas.deployment import DeploymentId
 
 _TAG = "deployments"
@@ -53,6 +52,8 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         name = path_name(request, "project", "project name")
         principal = await caller(request, ctx)
         body = await read_body(request, DeploymentCreate)
+        if _dry_run_asked(request):
+            return await _dry_run(ctx, principal, name, body)
         return await _deploy(ctx, principal, name, body)
 
     async def rollback_deployment(request: Request) -> Response:
@@ -117,6 +118,10 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 body=DeploymentCreate,
                 response=DeploymentInfo,
                 status=201,
+                query={
+                    "dry_run": "true: commit nothing; answer the diff the deploy would make "
+                    "(DeploymentDryRun, 200)"
+                },
                 errors=(403, 404, 409),
                 tag=_TAG,
             ),
@@ -317,7 +322,7 @@ def _history(ctx: ServerContext, name: str, limit: int | None) -> list[_Recorded
             approvals = [v for k, v in parse_trailers(entry.message) if k == APPROVED_BY]
             pushed = entry.author if entry.committer != COMMITTER[0] else None
             latest = _Recorded(deployment, entry.commit, approvals, pushed)
-        found[deployment.id] = dataclasses.replace(latest, commit=entry.commit)
+        found[deployment.id] = replace(latest, commit=entry.commit)
     return list(found.values())
 
 
@@ -364,3 +369,88 @@ def _limit(text: str | None) -> int:
             "e.g. ?limit=20",
         )
     return int(text)
+
+
+# -- dry run ---------------------------------------------------------------------------------
+
+
+def _dry_run_asked(request: Request) -> bool:
+    value = request.query_params.get("dry_run", "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ApiError(400, "invalid_query", "dry_run must be true or false", "e.g. ?dry_run=true")
+    return value in ("true", "1")
+
+
+async def _dry_run(
+    ctx: ServerContext, principal: Principal, name: str, body: DeploymentCreate
+) -> Response:
+    """What ``_deploy`` would change, as a per-object diff; nothing is committed.
+
+    Both sides are rendered as the reconciler renders them: the project as the state repo
+    holds it now (what the reconciler keeps live) and the project with this deployment.
+    Secret values are never decrypted here, so they are masked on both sides.
+    """
+    app = _app_config(name, body.app_config)
+    await blocking(visible_project, ctx.store, principal, name, Access.CHANGE)
+    source = await blocking(_find, ctx, name, body.from_) if body.from_ else None
+    if app is None and source is not None:
+        app = await blocking(_app_at, ctx, name, source.commit)
+    return respond(await blocking(_dry_run_diff, ctx, principal, name, body, app, source))
+
+
+def _dry_run_diff(
+    ctx: ServerContext,
+    principal: Principal,
+    name: str,
+    body: DeploymentCreate,
+    app: AppConfig | None,
+    source: _Recorded | None,
+) -> DeploymentDryRun:
+    from reconciler.compare import diff_states
+    from reconciler.render import RenderSettings
+
+    base = ctx.store.repo.head()
+    current = ctx.store.repo.project(name, base)
+    if current is None or current.project is None:
+        raise not_found("project", name, "list your projects with 'rise p ls'")
+    if body.image is None and body.from_ is None:
+        # A dry run before a build: the diff of everything but the image still to be built.
+        if current.deployment is None:
+            raise ApiError(
+                400,
+                "invalid_body",
+                f"project {name!r} has no deployment yet, so a dry run needs the image",
+                "give the image: rise d c --dry-run --image IMAGE",
+            )
+        body = body.model_copy(update={"image": current.deployment.image})
+    deployment = _new_deployment(ctx, principal, body, source)
+    if current.deployment is not None:
+        # Under the current id, so the diff shows what changes (image, env, replicas) rather
+        # than a whole new Deployment object beside the old one, which every deploy rolls out.
+        deployment = deployment.model_copy(update={"id": current.deployment.id})
+    # A dry run is what a reviewer looks at: a review policy must not hide it.
+    _check_policy(name, current.project, deployment, app, reviewed=True)
+    effective = app or current.app
+    _check_environment(deployment.environment, effective)
+    proposed: ProjectState = replace(current, deployment=deployment, app=effective)
+    render = RenderSettings.from_config(ctx.config)
+    labels = (f"current {(base or '')[:12]}", "this deploy")
+    result = diff_states(name, current, proposed, render, None, labels)
+    if result.problems:
+        raise ApiError(
+            422,
+            "cannot_render",
+            f"this deployment of {name!r} could not be rendered; nothing would be applied",
+            "fix what the problems name (the app's .rise.toml, or the server's templates)",
+            problems=[str(p) for p in result.problems],
+        )
+    diffs, warnings = result.diffs, result.warnings
+    return DeploymentDryRun(
+        project=name,
+        image=deployment.image,
+        environment=deployment.environment,
+        base=base,
+        changed=any(d.action != "unchanged" for d in diffs),
+        objects=[ObjectChange.model_validate(d.to_json()) for d in diffs],
+        warnings=warnings,
+    )
