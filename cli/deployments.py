@@ -329,8 +329,19 @@ def roll_out(
                 hint=f"see with 'rise d ls {project}'",
                 exit_code=EXIT_INTERRUPTED,
             ) from None
-        info = created if no_follow else follow(client, project, created["id"], timeout)
-    if no_follow:
+        waits = bool(created.get("review"))  # on a review branch: nothing to follow yet
+        info = created if no_follow or waits else follow(client, project, created["id"], timeout)
+    if waits:
+        emit(
+            info,
+            output,
+            lambda d: (
+                f"Deployment {d['id']} of '{project}' waits for review on "
+                f"review/{project}/{d['id']}; a teammate approves it with "
+                f"'rise review approve {project}/{d['id']}'"
+            ),
+        )
+    elif no_follow:
         emit(
             info,
             output,

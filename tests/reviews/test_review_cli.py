@@ -73,3 +73,17 @@ def test_reject_says_why_and_json_is_the_api_model(
     assert everything.returncode == 0, everything.stderr
     assert '"state": "rejected"' in everything.stdout
     assert rise(server, bob, "review", "ls", "cli-ledger").stdout.strip() == "No reviews waiting."
+
+
+def test_rise_deploy_review_opens_a_review_and_says_who_approves(
+    server: RunningServer, team: dict[str, Api]
+) -> None:
+    alice = team["alice"]
+    new_project(alice, "cli-cart")
+    refused = rise(server, alice, "d", "c", "cli-cart", "--image", image("cli-cart", 1))
+    assert refused.returncode == 5 and "rise deploy --review" in refused.stderr
+    asked = rise(server, alice, "d", "c", "cli-cart", "--image", image("cli-cart", 1), "--review")
+    assert asked.returncode == 0, asked.stderr
+    assert "waits for review on review/cli-cart/" in asked.stdout
+    assert "rise review approve cli-cart/" in asked.stdout
+    assert len(alice.ok("GET", "/api/v1/projects/cli-cart/reviews")) == 1
