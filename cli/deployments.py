@@ -426,6 +426,7 @@ def _deployment_detail(d: dict[str, Any]) -> str:
             ("replicas", d.get("replicas")),
             ("rollback of", d.get("rollback_of")),
             ("deployed by", d["created_by"]),
+            ("approved by", ", ".join(d.get("approved_by") or [])),
             ("when", _when(d["created_at"])),
             ("commit", d.get("commit")),
             ("url", d["url"]),

@@ -56,6 +56,9 @@ def test_a_teammate_reviews_from_the_command_line(
     approved = rise(server, bob, "review", "approve", f"cli-shop/{review_id}")
     assert approved.returncode == 0, approved.stderr
     assert approved.stdout.startswith(f"Approved review cli-shop/{review_id}: merged onto main")
+    history = rise(server, bob, "d", "s", "cli-shop", review_id)
+    assert history.returncode == 0, history.stderr
+    assert "approved by:" in history.stdout and "bob" in history.stdout
 
 
 def test_reject_says_why_and_json_is_the_api_model(
