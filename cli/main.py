@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("cli.server:server", "Run the rise server (API, auth, webhooks, reconciler)."),
     "build": ("cli.build.command:build", "Build an app's container image without deploying."),
     "reconcile": ("cli.reconcile:reconcile", "Reconcile a state repository against a runtime."),
+    "install": ("cli.install:install", "Run rise on a Kubernetes cluster (or one host)."),
 }
 
 
