@@ -105,9 +105,7 @@ class InstallValues(FileModel):
             raise ValueError(
                 "[ingress] enabled = true needs [ingress] host, the hostname of the API"
             )
-        if self.state.url is None and self.pods > 1 and self.state.access_mode != (
-            "ReadWriteMany"
-        ):
+        if self.state.url is None and self.pods > 1 and self.state.access_mode != ("ReadWriteMany"):
             raise ValueError(
                 f"replicas = {self.pods} cannot share a local state repository on a "
                 "ReadWriteOnce volume: set [state] url (a remote git repository), "

@@ -113,7 +113,10 @@ def ensure_keys(
         "metadata": {
             "name": name,
             "namespace": values.namespace,
-            "labels": {"app.kubernetes.io/name": "rise", "app.kubernetes.io/managed-by": MANAGED_BY},
+            "labels": {
+                "app.kubernetes.io/name": "rise",
+                "app.kubernetes.io/managed-by": MANAGED_BY,
+            },
             "annotations": {
                 "rise.dev/note": "created once by rise install; back it up, never replace it"
             },

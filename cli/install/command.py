@@ -108,6 +108,7 @@ def _apply(
     from cli.install.apply import apply_install
     from cli.install.manifests import keys_secret_name
     from reconciler.runtimes.kubeapi import KubeApi, KubeError
+
     try:
         api = KubeApi.from_kubeconfig(kubeconfig, context=context)
         report = apply_install(

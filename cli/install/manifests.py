@@ -139,7 +139,9 @@ def _context(values: InstallValues) -> dict[str, Any]:
         "namespace": values.namespace,
         "labels": labels,
         "namespace_labels": {**labels, "pod-security.kubernetes.io/enforce": "restricted"},
-        "selector": {k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")},
+        "selector": {
+            k: labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance")
+        },
         "cluster_role": f"{values.namespace}-{values.name}",
         "lease_name": LEASE_NAME,
         "keys_secret": keys_secret_name(values),
