@@ -52,22 +52,22 @@ def attributes(
     method: str, path: str, query: Mapping[str, list[str]], content_type: str | None
 ) -> Attributes | None:
     """The RBAC attributes of a resource request; None for discovery and other non-resource
-    paths (and for paths that name no served resource: those 404 anyway)."""
+    paths."""
     path = "/" + path.strip("/")
     if path in _NON_RESOURCE or not path.startswith(("/api/", "/apis/")):
         return None
     parts = [unquote(p) for p in path.strip("/").split("/")]
     if parts[0] == "api" and len(parts) >= 3:
-        group, version, rest = "", parts[1], parts[2:]
+        group, rest = "", parts[2:]
     elif parts[0] == "apis" and len(parts) >= 4:
-        group, version, rest = parts[1], parts[2], parts[3:]
+        group, rest = parts[1], parts[3:]
     else:
         return None
     namespace = ""
-    if rest[0] == "namespaces" and len(rest) >= 3:
+    if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in ("status", "finalize"):
         namespace, rest = rest[1], rest[2:]
-    if resources.lookup(group, version, rest[0]) is None:
-        return None
+    # Resources the double does not serve are authorized too (then 404), as the apiserver
+    # authorizes before it routes.
     name = rest[1] if len(rest) > 1 else None
     resource = rest[0] + (f"/{rest[2]}" if len(rest) > 2 else "")
     watching = query.get("watch", [""])[0] in ("true", "1")
