@@ -25,8 +25,7 @@ class TlsFront:
     def __init__(self, backend_port: int, directory: Path) -> None:
         self.backend_port = backend_port
         self.ca_file = directory / "ca.crt"
-        cert_file, key_file = directory / "tls.crt", directory / "tls.key"
-        _write_certificates(self.ca_file, cert_file, key_file)
+        cert_file, key_file = write_certificates(directory)
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._context.load_cert_chain(cert_file, key_file)
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -78,7 +77,9 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
                 sock.close()
 
 
-def _write_certificates(ca_file: Path, cert_file: Path, key_file: Path) -> None:
+def write_certificates(directory: Path) -> tuple[Path, Path]:
+    """A new CA (``ca.crt``) and a certificate it signs for 127.0.0.1: (cert, key) files."""
+    ca_file, cert_file, key_file = (directory / n for n in ("ca.crt", "tls.crt", "tls.key"))
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test cluster CA")])
@@ -117,3 +118,4 @@ def _write_certificates(ca_file: Path, cert_file: Path, key_file: Path) -> None:
             serialization.NoEncryption(),
         )
     )
+    return cert_file, key_file

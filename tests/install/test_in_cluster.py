@@ -18,7 +18,7 @@ import yaml
 
 from reconciler.runtimes.kubeapi import KubeApi, KubeError
 from reconciler.runtimes.kubernetes import KubernetesRuntime
-from tests.install._tls import TlsFront
+from tests.install._tls import TlsFront, write_certificates
 from tests.reconciler.runtimes.helpers import KubeEnv, commit, make_env, project_files, wait_for
 from tests.support.kubeapi.fixtures import KubeTarget
 
@@ -98,7 +98,7 @@ def test_a_certificate_the_ca_does_not_sign_is_refused(
     folder, environ = pod
     other = tmp_path / "other"
     other.mkdir()
-    TlsFront(1, other)  # only for its CA, which signed nothing the server presents
+    write_certificates(other)  # a CA that signed nothing the server presents
     (folder / "ca.crt").write_bytes((other / "ca.crt").read_bytes())
     api = KubeApi.from_kubeconfig(None, service_account_dir=folder, environ=environ, timeout=5)
     with pytest.raises(KubeError) as failed:
