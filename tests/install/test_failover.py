@@ -1,4 +1,4 @@
-"""Leader failover: two ``rise reconcile`` processes, the leader killed (-9) in the middle of a pass.
+"""Leader failover: two ``rise reconcile`` processes, the leader killed (-9) mid-pass.
 
 The other takes the Lease within its duration and converges the cluster; no object is written
 by both. On the double each process has a token of its own, so the request log says who
@@ -80,7 +80,8 @@ def setup(kube_target: KubeTarget, kube_namespace: str, tmp_path: Path) -> Itera
         config.write_text(
             f'[runtime]\nkind = "kubernetes"\nresync_seconds = 5\nworkers = 1\n'
             f"rollout_poll_seconds = 0.5\n"
-            f'[kubernetes]\nkubeconfig = "{kubeconfig}"\nnamespace_format = "{prefix}-{{project}}"\n'
+            f'[kubernetes]\nkubeconfig = "{kubeconfig}"\n'
+            f'namespace_format = "{prefix}-{{project}}"\n'
             f'lease_namespace = "{kube_namespace}"\nlease_name = "{lease}"\n'
             f"lease_seconds = {LEASE_SECONDS}\n"
         )
