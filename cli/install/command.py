@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,14 +36,6 @@ if TYPE_CHECKING:
     help="Kubernetes manifests, or a compose.yaml for a single host (--export only).",
 )
 @click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["yaml", "json"]),
-    default="yaml",
-    show_default=True,
-    help="Kubernetes manifests as YAML documents or a JSON List.",
-)
-@click.option(
     "--kubeconfig",
     type=click.Path(exists=True, dir_okay=False),
     envvar="KUBECONFIG",
@@ -55,7 +46,6 @@ def install(
     mode: str | None,
     values_path: Path | None,
     output_format: str,
-    output: str,
     kubeconfig: str | None,
     kube_context: str | None,
 ) -> None:
@@ -75,7 +65,7 @@ def install(
     try:
         values = load_values(values_path)
         if output_format == "compose":
-            click.echo(render_compose(values), nl=False)
+            click.echo(render_compose(values))
             return
         objects = render_kubernetes(values)
     except SchemaError as exc:
@@ -85,18 +75,11 @@ def install(
             exit_code=EXIT_USAGE,
         ) from None
     if mode == "export":
-        _print(objects, output)
+        from reconciler.yaml_text import dump_yaml
+
+        click.echo(dump_yaml(objects), nl=False)
         return
     _apply(values, objects, kubeconfig, kube_context)
-
-
-def _print(objects: list[dict[str, Any]], output: str) -> None:
-    if output == "json":
-        click.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
-        return
-    from reconciler.yaml_text import dump_yaml
-
-    click.echo(dump_yaml(objects), nl=False)
 
 
 def _apply(

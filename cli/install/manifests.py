@@ -12,12 +12,15 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler.render.engine import TEMPLATES_DIR, yaml_value
+from reconciler.render.engine import TEMPLATES_DIR, template_environment
 from schemas import Problem, SchemaError, ServerConfig, parse_model
 from schemas.errors import load_toml
 from schemas.install import InstallValues
+
+if TYPE_CHECKING:
+    import jinja2
 
 INSTALL_TEMPLATES = TEMPLATES_DIR / "install"
 # Apply order: what an object refers to comes before it.
@@ -194,16 +197,5 @@ def _documents(name: str, context: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @functools.cache
-def _environment() -> Any:
-    import jinja2
-    from jinja2.sandbox import SandboxedEnvironment
-
-    return SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(INSTALL_TEMPLATES)),
-        undefined=jinja2.StrictUndefined,
-        finalize=yaml_value,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+def _environment() -> jinja2.Environment:
+    return template_environment([INSTALL_TEMPLATES])

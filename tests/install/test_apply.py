@@ -14,6 +14,7 @@ import pytest
 
 from cli.install.apply import install_kind
 from tests.install.conftest import Installation, run_rise, values_text, write_values
+from tests.support.kubeapi import LoopbackKubeAPI
 from tests.support.kubeapi.fixtures import KubeTarget
 
 pytestmark = pytest.mark.kube
@@ -120,14 +121,11 @@ def test_bad_values_apply_nothing(kube_target: KubeTarget, tmp_path: Path) -> No
         assert kube_target.requests() == [], "not even a connection"
 
 
-def test_an_unreachable_cluster_is_a_clear_error(tmp_path: Path) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
-        "clusters: [{name: x, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "users: [{name: x, user: {token: t}}]\n"
-        "contexts: [{name: x, context: {cluster: x, user: x}}]\n"
-    )
+def test_an_unreachable_cluster_is_a_clear_error(
+    kube_api_server: LoopbackKubeAPI, tmp_path: Path
+) -> None:
+    kubeconfig = kube_api_server.write_kubeconfig(tmp_path / "kubeconfig")
+    kubeconfig.write_text(kubeconfig.read_text().replace(kube_api_server.url, "http://127.0.0.1:9"))
     result = run_rise("install", "--apply", "--kubeconfig", str(kubeconfig))
     assert result.returncode == 6
     assert "cannot apply the install: no answer from the Kubernetes API at http://127.0.0.1:9" in (

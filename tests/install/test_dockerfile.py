@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from cli.install.manifests import render_kubernetes
-from schemas.install import InstallValues
+from schemas.install import InstallValues, StateValues
 from tests.install.conftest import ROOT
 
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|make|build-essential|apt-get install|pip install)\b")
@@ -64,7 +64,9 @@ def test_it_runs_as_the_non_root_user_the_manifests_expect(final: list[tuple[str
     assert uid.isdigit() and int(uid) != 0, "numeric, so runAsNonRoot can check it"
     deployment: dict[str, Any] = next(
         o
-        for o in render_kubernetes(InstallValues(state={"url": "https://git.example.com/s.git"}))
+        for o in render_kubernetes(
+            InstallValues(state=StateValues(url="https://git.example.com/s.git"))
+        )
         if o["kind"] == "Deployment"
     )
     pod = deployment["spec"]["template"]["spec"]["securityContext"]

@@ -6,7 +6,6 @@ Kubernetes version, and the properties the issue asks for, read from the printed
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -232,13 +231,6 @@ def test_bad_values_say_file_key_and_fix_and_print_nothing(tmp_path: Path) -> No
     )
     missing = run_rise("install", "--export", "--values", str(tmp_path / "nope.toml"))
     assert missing.returncode == 2 and "cannot read the file" in missing.stderr
-
-
-def test_json_output_is_a_list(tmp_path: Path) -> None:
-    result = run_rise("install", "--export", "-o", "json")
-    assert result.returncode == 0, result.stderr
-    document = json.loads(result.stdout)
-    assert document["kind"] == "List" and document["items"][0]["kind"] == "Namespace"
 
 
 def test_the_app_renderer_never_reads_the_install_templates() -> None:

@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +127,7 @@ def converged(setup: dict[str, Any]) -> bool:
     return True
 
 
-def wait(check: Any, seconds: float, what: str, replicas: list[Replica] = ()) -> float:
+def wait(check: Any, seconds: float, what: str, replicas: Sequence[Replica] = ()) -> float:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():

@@ -85,7 +85,11 @@ def test_the_reconciler_works_through_the_service_account(
         status = reconciler.status("web")
         return status is not None and status.state == "running"
 
-    wait_for(running, lambda: (reconciler.signal("test"), reconciler.run_pass()))
+    def again() -> None:
+        reconciler.signal("test")
+        reconciler.run_pass()
+
+    wait_for(running, again)
     assert env.get("Deployment", env.deployment_name("web", 1), env.namespace("web"))
     if kube_target.is_loopback:
         sent = [r for r in kube_target.requests() if r.user == TOKEN]

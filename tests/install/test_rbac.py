@@ -27,16 +27,8 @@ from reconciler.runtimes.kubeapi import KubeApi, KubeError, kind
 from reconciler.runtimes.kubernetes import KubernetesRuntime
 from reconciler.secrets import SecretBox
 from tests.install.conftest import Installation
-from tests.reconciler.runtimes.helpers import (
-    BROKEN_IMAGE,
-    KubeEnv,
-    commit,
-    deployment_id,
-    make_env,
-    project_files,
-    remove_project,
-    wait_for,
-)
+from tests.reconciler.runtimes import helpers
+from tests.reconciler.runtimes.helpers import KubeEnv, wait_for
 from tests.support.kubeapi import rbac
 
 pytestmark = pytest.mark.kube
@@ -44,7 +36,7 @@ pytestmark = pytest.mark.kube
 
 @pytest.fixture
 def env(installation: Installation, tmp_path: Path) -> Iterator[KubeEnv]:
-    for found in make_env(installation.target, tmp_path):
+    for found in helpers.make_env(installation.target, tmp_path):
         # with image pull credentials, every project gets a Secret too
         pull = PullSecret("registry.example.com", "puller", "pull-password")
         found.settings = dataclasses.replace(found.settings, pull_secret=pull)
@@ -144,7 +136,7 @@ def test_the_reconciler_needs_exactly_the_exported_permissions(
     renderer = Renderer(env.settings, secrets, decrypt=True)
     reconciler = Reconciler(env.repo, runtime, renderer, elector=elector, workers=2)
     if installation.target.is_loopback:
-        installation.target.unpullable_image(BROKEN_IMAGE)
+        installation.target.unpullable_image(helpers.BROKEN_IMAGE)
         installation.target.clear_log()
 
     def passes() -> None:
@@ -159,28 +151,28 @@ def test_the_reconciler_needs_exactly_the_exported_permissions(
         return status is not None and status.state == "running"
 
     # create: a project with a Secret, a plain one, and one whose pods cannot start
-    commit(
+    helpers.commit(
         env.repo,
         {
-            **project_files("web", variables={"GREETING": "hello"}),
-            **project_files("api"),
-            **project_files("broken", image=BROKEN_IMAGE),
+            **helpers.project_files("web", variables={"GREETING": "hello"}),
+            **helpers.project_files("api"),
+            **helpers.project_files("broken", image=helpers.BROKEN_IMAGE),
         },
     )
     wait_for(lambda: state("web") and state("api"), passes)
     wait_for(lambda: (s := reconciler.status("broken")) and s.state == "failed", passes)
     # update: blue/green to a new deployment, the old Deployment pruned
-    commit(env.repo, project_files("web", deploy=2, variables={"GREETING": "hi"}))
+    helpers.commit(env.repo, helpers.project_files("web", deploy=2, variables={"GREETING": "hi"}))
 
     def updated() -> bool:
         status = reconciler.status("web")
-        serving = status is not None and status.deployment_id == deployment_id(2)
+        serving = status is not None and status.deployment_id == helpers.deployment_id(2)
         return serving and state("web") and len(_deployments(env, env.namespace("web"))) == 1
 
     wait_for(updated, passes)
     # prune: stray objects one by one, and a removed project with its namespace
     strays = plant_strays(env, "api")
-    remove_project(env.repo, "broken")
+    helpers.remove_project(env.repo, "broken")
     reconciler.signal("test", None)
 
     def pruned() -> bool:
@@ -191,7 +183,12 @@ def test_the_reconciler_needs_exactly_the_exported_permissions(
         return gone and (namespace is None or bool(namespace["metadata"].get("deletionTimestamp")))
 
     reconciler.run_pass(full=True)
-    wait_for(pruned, lambda: (passes(), reconciler.run_pass(full=True)))
+
+    def full_pass() -> None:
+        passes()
+        reconciler.run_pass(full=True)
+
+    wait_for(pruned, full_pass)
     assert state("web") and state("api")
 
     # the rules are enforced: what the role does not grant is refused

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -397,7 +398,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-def _user(headers: dict[str, str]) -> str | None:
+def _user(headers: Mapping[str, str]) -> str | None:
     """Who sent a request: the user it impersonates, else its bearer token."""
     token = headers.get("authorization", "").removeprefix("Bearer ").removeprefix("bearer ")
     return headers.get("impersonate-user") or token or None
