@@ -77,7 +77,7 @@ def install(
     if mode == "export":
         from reconciler.yaml_text import dump_yaml
 
-        click.echo(dump_yaml(objects), nl=False)
+        click.echo(dump_yaml(objects, literal_blocks=True), nl=False)
         return
     _apply(values, objects, kubeconfig, kube_context)
 
