@@ -2,7 +2,7 @@
 
 Runs against the loopback API double, or a real cluster with RISE_TEST_KUBECONFIG (as an
 installation of its own). The double's request log shows what was written; on a real cluster
-the resourceVersions of the objects do.
+the objects' generations and resourceVersions do.
 """
 
 from __future__ import annotations
@@ -34,13 +34,18 @@ def apply(install: Installation) -> str:
 
 
 def versions(install: Installation) -> dict[str, str]:
-    """resourceVersion of every object of the install (and the keys Secret)."""
+    """The version of every object of the install: its generation where it has one (a
+    controller updating the status changes the resourceVersion, not that), else the
+    resourceVersion."""
     out = {}
     for obj in install.objects():
         meta = obj["metadata"]
         live = install.get(obj["kind"], meta["name"], meta.get("namespace"))
         assert live is not None, f"{obj['kind']} {meta['name']} was not applied"
-        out[f"{obj['kind']}/{meta['name']}"] = live["metadata"]["resourceVersion"]
+        seen = live["metadata"]
+        out[f"{obj['kind']}/{meta['name']}"] = str(
+            seen.get("generation") or seen["resourceVersion"]
+        )
     return out
 
 

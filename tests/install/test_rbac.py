@@ -175,20 +175,31 @@ def test_the_reconciler_needs_exactly_the_exported_permissions(
     helpers.remove_project(env.repo, "broken")
     reconciler.signal("test", None)
 
+    notes: list[str] = []
+
+    def namespace_pruned() -> bool:
+        """Deleted, or kept because something rise does not own is in it (some clusters put
+        a ConfigMap of their own in every namespace): either way rise looked (list verbs)."""
+        namespace = env.get("Namespace", env.namespace("broken"))
+        kept = any(
+            n.startswith(f"broken: kept namespace {env.namespace('broken')}:") for n in notes
+        )
+        return namespace is None or bool(namespace["metadata"].get("deletionTimestamp")) or kept
+
     def pruned() -> bool:
         gone = all(
             env.get(kind_name, "stray", namespace) is None for kind_name, namespace in strays
         )
-        namespace = env.get("Namespace", env.namespace("broken"))
-        return gone and (namespace is None or bool(namespace["metadata"].get("deletionTimestamp")))
-
-    reconciler.run_pass(full=True)
+        return gone and namespace_pruned()
 
     def full_pass() -> None:
         passes()
-        reconciler.run_pass(full=True)
+        notes.extend(reconciler.run_pass(full=True).notes)
 
+    full_pass()
     wait_for(pruned, full_pass)
+    if installation.target.is_loopback:
+        assert env.get("Namespace", env.namespace("broken")) is None
     assert state("web") and state("api")
 
     # the rules are enforced: what the role does not grant is refused
