@@ -238,3 +238,9 @@ def test_the_app_renderer_never_reads_the_install_templates() -> None:
 
     origins = [t.origin for t in _templates(None)]
     assert origins and all(origin.parent == TEMPLATES_DIR for origin in origins)
+
+
+def test_without_export_or_apply_it_says_what_to_do() -> None:
+    result = run_rise("install")
+    assert result.returncode == 2
+    assert "say what to do: --export (print) or --apply (apply to a cluster)" in result.stderr
