@@ -28,7 +28,7 @@ from cli.install.manifests import (
     keys_secret_name,
 )
 from reconciler.render.engine import SPEC_HASH, spec_hash
-from reconciler.runtimes.kubeapi import Kind, KubeApi, kind
+from reconciler.runtimes.kubeapi import Kind, KubeApi, KubeError, kind
 from reconciler.runtimes.rollout import contains
 from schemas.install import InstallValues
 
@@ -72,7 +72,6 @@ def apply_install(
     values: InstallValues,
     objects: Iterable[dict[str, Any]],
     *,
-    new_keys: Callable[[], dict[str, bytes]] | None = None,
     on_step: Callable[[str, str], None] | None = None,
 ) -> ApplyReport:
     """Apply ``objects`` in order; the keys Secret goes in right after the Namespace."""
@@ -92,21 +91,20 @@ def apply_install(
             report.applied.append(what)
             say("applied", what)
         if desired["kind"] == "Namespace":
-            report.keys_created = ensure_keys(api, values, new_keys or generate_keys)
+            report.keys_created = ensure_keys(api, values)
             if report.keys_created:
                 say("created", f"Secret {values.namespace}/{keys_secret_name(values)} (keys)")
     return report
 
 
-def ensure_keys(
-    api: KubeApi, values: InstallValues, new_keys: Callable[[], dict[str, bytes]]
-) -> bool:
-    """Create the keys Secret when it is missing; True when it was created now."""
+def ensure_keys(api: KubeApi, values: InstallValues) -> bool:
+    """Create the keys Secret when it is missing; True when it was created now (False also
+    when another ``rise install`` created it first: its keys win, as they would later)."""
     secret = kind("Secret")
     name = keys_secret_name(values)
     if api.get(secret.path(name, values.namespace)) is not None:
         return False
-    data = {key: base64.b64encode(value).decode() for key, value in new_keys().items()}
+    data = {key: base64.b64encode(value).decode() for key, value in generate_keys().items()}
     body = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -124,7 +122,12 @@ def ensure_keys(
         "type": "Opaque",
         "data": data,
     }
-    api.create(secret.collection(values.namespace), body)
+    try:
+        api.create(secret.collection(values.namespace), body)
+    except KubeError as exc:
+        if exc.status == 409:
+            return False
+        raise
     return True
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from cli.install.apply import install_kind
 from tests.install.conftest import Installation, run_rise, values_text, write_values
-from tests.support.kubeapi import LoopbackKubeAPI
+from tests.support.kubeapi import Fault, LoopbackKubeAPI
 from tests.support.kubeapi.fixtures import KubeTarget
 
 pytestmark = pytest.mark.kube
@@ -136,3 +136,14 @@ def test_an_unreachable_cluster_is_a_clear_error(
     assert "cannot apply the install: no answer from the Kubernetes API at http://127.0.0.1:9" in (
         result.stderr
     )
+
+
+def test_when_another_install_creates_the_keys_first_its_keys_stay(
+    installation: Installation,
+) -> None:
+    installation.target.inject(
+        Fault.error(409, method="POST", path="/secrets", message='"rise-keys" already exists')
+    )
+    out = apply(installation)
+    assert "keys created" not in out and "applied, 0 unchanged" in out
+    assert not [r for r in installation.target.writes() if r.method == "PUT"], "nothing replaced"
