@@ -97,6 +97,19 @@ def apply_install(
     return report
 
 
+def missing_secrets(api: KubeApi, values: InstallValues) -> list[str]:
+    """What the pods would need but the cluster lacks, each with the command that fixes it;
+    checked before anything is applied."""
+    name = values.state.credentials_secret
+    if not name or api.get(kind("Secret").path(name, values.namespace)) is not None:
+        return []
+    return [
+        f"[state] credentials_secret names Secret {values.namespace}/{name}, which does not "
+        f"exist: kubectl create namespace {values.namespace}; kubectl -n {values.namespace} "
+        f"create secret generic {name} --from-literal=password=<git password or token>"
+    ]
+
+
 def ensure_keys(api: KubeApi, values: InstallValues) -> bool:
     """Create the keys Secret when it is missing; True when it was created now (False also
     when another ``rise install`` created it first: its keys win, as they would later)."""

@@ -88,12 +88,19 @@ def _apply(
     kubeconfig: str | None,
     context: str | None,
 ) -> None:
-    from cli.install.apply import apply_install
+    from cli.install.apply import apply_install, missing_secrets
     from cli.install.manifests import keys_secret_name
     from reconciler.runtimes.kubeapi import KubeApi, KubeError
 
     try:
         api = KubeApi.from_kubeconfig(kubeconfig, context=context)
+        missing = missing_secrets(api, values)
+        if missing:
+            raise CliError(
+                "the install needs what the cluster lacks; nothing was applied",
+                problems=missing,
+                exit_code=EXIT_USAGE,
+            )
         report = apply_install(
             api, values, objects, on_step=lambda verb, what: click.echo(f"{verb:<9} {what}")
         )

@@ -20,12 +20,13 @@ import pytest
 
 from cli.install.apply import install_kind
 from cli.install.manifests import keys_secret_name, render_kubernetes
-from reconciler.runtimes.kubeapi import KubeApi, KubeError
+from reconciler.runtimes.kubeapi import KubeApi, KubeError, kind
 from schemas.install import InstallValues
 from tests.support.kubeapi.fixtures import KubeTarget
 
 ROOT = Path(__file__).resolve().parents[2]
 REMOTE = "https://git.example.com/platform/state.git"
+CREDENTIALS = "state-credentials"
 
 
 def run_rise(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -73,6 +74,21 @@ class Installation:
         assert secret is not None, "the keys Secret is missing"
         return dict(secret["data"])
 
+    def create_credentials(self) -> None:
+        """What the docs have an operator do first: the namespace and the git credentials."""
+        namespace = self.values.namespace
+        self.api.create(
+            kind("Namespace").collection(),
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        )
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": CREDENTIALS, "namespace": namespace},
+            "stringData": {"password": "git-token"},
+        }
+        self.api.create(kind("Secret").collection(namespace), secret)
+
     def remove(self) -> None:
         """Delete what this install made (the namespace takes its contents along)."""
         for obj in reversed(self.objects()):
@@ -84,12 +100,13 @@ class Installation:
 def values_text(namespace: str, *, remote: bool = True) -> str:
     lines = [f'namespace = "{namespace}"', 'image = "rise:test"']
     if remote:
-        lines += ["[state]", f'url = "{REMOTE}"', 'credentials_secret = "state-credentials"']
+        lines += ["[state]", f'url = "{REMOTE}"', f'credentials_secret = "{CREDENTIALS}"']
     return "\n".join(lines) + "\n"
 
 
 @pytest.fixture
-def installation(kube_target: KubeTarget, tmp_path: Path) -> Iterator[Installation]:
+def bare_installation(kube_target: KubeTarget, tmp_path: Path) -> Iterator[Installation]:
+    """An install of its own, before the operator made the namespace and credentials."""
     namespace = f"rise-test-{uuid.uuid4().hex[:8]}"
     values_file = write_values(tmp_path / "values.toml", values_text(namespace))
     from cli.install.manifests import load_values
@@ -103,3 +120,10 @@ def installation(kube_target: KubeTarget, tmp_path: Path) -> Iterator[Installati
         finally:
             if not kube_target.is_loopback:
                 found.remove()
+
+
+@pytest.fixture
+def installation(bare_installation: Installation) -> Installation:
+    """An install of its own whose namespace and git credentials Secret exist."""
+    bare_installation.create_credentials()
+    return bare_installation

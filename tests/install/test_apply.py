@@ -147,3 +147,24 @@ def test_when_another_install_creates_the_keys_first_its_keys_stay(
     out = apply(installation)
     assert "keys created" not in out and "applied, 0 unchanged" in out
     assert not [r for r in installation.target.writes() if r.method == "PUT"], "nothing replaced"
+
+
+def test_a_missing_credentials_secret_is_named_with_the_fix_and_nothing_applied(
+    bare_installation: Installation,
+) -> None:
+    result = run_rise(
+        "install",
+        "--apply",
+        "--values",
+        str(bare_installation.values_file),
+        "--kubeconfig",
+        str(bare_installation.target.kubeconfig),
+    )
+    namespace = bare_installation.values.namespace
+    assert result.returncode == 2
+    assert (
+        f"credentials_secret names Secret {namespace}/state-credentials, which does not exist"
+        in (result.stderr)
+    )
+    assert f"kubectl -n {namespace} create secret generic state-credentials" in result.stderr
+    assert bare_installation.get("Namespace", namespace) is None, "nothing applied"
