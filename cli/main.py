@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "deployment": ("cli.deployments:deployment", "Deploy apps and manage deployments (alias: d)."),
     "deploy": ("cli.deployments:create", "Build, push and deploy the app here (= rise d c)."),
     "dev": ("cli.dev:dev", "Run rise on this machine: server, containers, registry."),
+    "install": ("cli.install:install", "Run rise on a Kubernetes cluster (or one host)."),
 }
 
 
