@@ -31,6 +31,7 @@ class Client:
         *,
         save_tokens: TokenSaver | None = None,
         transport: httpx.BaseTransport | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.connection = connection
         self._token = connection.token
@@ -38,7 +39,7 @@ class Client:
         self._http = httpx.Client(
             base_url=connection.url,
             verify=connection.verify,
-            timeout=TIMEOUT,
+            timeout=httpx.Timeout(timeout) if timeout else TIMEOUT,
             transport=transport,
             headers={"user-agent": "rise-cli"},
         )

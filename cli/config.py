@@ -68,7 +68,17 @@ class Config:
         return self.profiles.get(name) or Profile(name)
 
     def put(self, profile: Profile) -> None:
+        """Add or replace ``profile`` and save; the first profile saved becomes current."""
+        if self.current not in self.profiles:
+            self.current = profile.name
         self.profiles[profile.name] = profile
+        self.save()
+
+    def remove(self, name: str) -> None:
+        """Forget a profile and its login; the current one moves to the first left."""
+        del self.profiles[name]
+        if self.current == name:
+            self.current = min(self.profiles, default=DEFAULT_PROFILE)
         self.save()
 
     def save(self) -> None:
@@ -154,7 +164,7 @@ def check_url(url: str, *, allow_http: bool = False) -> str:
     if parts.scheme == "http" and not allow_http and not _loopback(parts.hostname):
         raise CliError(
             f"refusing plain http to {parts.hostname}: tokens would cross the network unencrypted",
-            hint="use https, or 'rise login URL --allow-http' if you really mean it",
+            hint="use https, or pass --allow-http (rise login, rise profile add) if you mean it",
             exit_code=EXIT_USAGE,
         )
     return text

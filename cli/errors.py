@@ -96,6 +96,7 @@ def suggest_close_match(
             except CliError:
                 names = []
             match = difflib.get_close_matches(name, names, n=1)
-            if match:
-                exc.hint = f"no {what} {name!r}; did you mean '{match[0]}'?"
+            # ``name`` itself listed: the 404 was about something else (a key of the project).
+            if match and name not in names:
+                exc.hint = f"did you mean the {what} '{match[0]}'?"
         raise

@@ -14,11 +14,14 @@ import click
 
 from cli._group import AliasedGroup
 from cli.client import Client
+from cli.completion import complete_projects
 from cli.errors import suggest_close_match
 from cli.output import detail, emit, output_option, status_text, table
 from cli.session import session_client
 
 PROJECT_COLUMNS = ("PROJECT", "STATUS", "URL", "VISIBILITY", "OWNER")
+
+_project_name = click.argument("name", shell_complete=complete_projects)
 
 
 @click.group(cls=AliasedGroup)
@@ -59,17 +62,17 @@ def list_projects(output: str) -> None:
 
 
 @project.command("show")
-@click.argument("name")
+@_project_name
 @output_option
 def show(name: str, output: str) -> None:
     """Show a project: status, URL, owner, settings and current deployment."""
     client = session_client()
-    with _suggesting(client, name):
+    with suggesting_project(client, name):
         emit(client.get(f"/projects/{name}"), output, _project_detail)
 
 
 @project.command("update")
-@click.argument("name")
+@_project_name
 @click.option("--visibility", type=click.Choice(["public", "private"]))
 @click.option("--owner", metavar="user:NAME|team:NAME", help="Give the project to someone.")
 @click.option("--review", type=click.Choice(["optional", "required"]), help="Review policy.")
@@ -105,20 +108,20 @@ def update(
     if not body:
         raise click.UsageError("nothing to change: give --visibility, --owner or a setting")
     client = session_client()
-    with _suggesting(client, name):
+    with suggesting_project(client, name):
         updated = client.patch(f"/projects/{name}", body)
     emit(updated, output, lambda p: f"Updated project '{p['name']}'.")
 
 
 @project.command("delete")
-@click.argument("name")
+@_project_name
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete(name: str, yes: bool) -> None:
     """Delete a project: its app is removed from the cluster (its history stays in git)."""
     if not yes:
         click.confirm(f"Delete project '{name}' and stop its app?", abort=True)
     client = session_client()
-    with _suggesting(client, name):
+    with suggesting_project(client, name):
         client.delete(f"/projects/{name}")
     click.echo(f"Deleted project '{name}'.")
 
@@ -134,7 +137,8 @@ def projects_table(rows: list[dict[str, Any]]) -> str:
 
 
 @contextmanager
-def _suggesting(client: Client, name: str) -> Iterator[None]:
+def suggesting_project(client: Client, name: str) -> Iterator[None]:
+    """On a not-found error, suggest the project the user may have meant by ``name``."""
     with suggest_close_match(name, lambda: (p["name"] for p in client.get("/projects"))):
         yield
 
