@@ -69,9 +69,11 @@ class CliError(click.ClickException):
 
     def show(self, file: object = None) -> None:
         err = click.get_text_stream("stderr")
-        click.echo(self.format_message(), file=err)
+        message = self.format_message()
+        click.echo(message, file=err)
         for problem in self.problems:
-            click.echo(f"  {problem}", file=err)
+            if problem != message:  # a one-problem error is often its own message
+                click.echo(f"  {problem}", file=err)
         if self.hint:
             click.echo(f"hint: {self.hint}", file=err)
 
