@@ -134,7 +134,7 @@ class _Reader:
     def _quoted(self, quote: str, *, escapes: bool) -> str:
         start_line = self.line
         self.at += 1
-        chars = []
+        chars: list[str] = []
         while True:
             char = self._peek()
             if char == "":

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from cli.dotenv import DotenvError, Entry, format_entries, parse, quote
 
 keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True)
-values = st.text(st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)))
+values = st.text(st.characters(exclude_characters="\0", exclude_categories=["Cs"]))
 
 
 @given(st.dictionaries(keys, st.tuples(values, st.booleans()), max_size=8))
