@@ -18,11 +18,11 @@ import click
 
 from cli import dotenv
 from cli._group import AliasedGroup
+from cli._named import suggesting
 from cli.client import Client
 from cli.completion import complete_projects
 from cli.errors import EXIT_USAGE, CliError, suggest_close_match
 from cli.output import emit, output_option, table
-from cli.projects import suggesting_project
 from cli.session import session_client
 
 ENV_COLUMNS = ("KEY", "VALUE", "SECRET")
@@ -57,7 +57,7 @@ def set_(project: str, key: str, value: str | None, secret: bool) -> None:
     if value is None:
         value = _read_value(key, hidden=secret)
     client = session_client()
-    with suggesting_project(client, project):
+    with suggesting(client, "project", project):
         client.put(f"/projects/{project}/env/{key}", {"value": value, "secret": secret})
     click.echo(f"Set {'secret' if secret else 'variable'} {key} of '{project}'.")
 
@@ -70,7 +70,7 @@ def set_(project: str, key: str, value: str | None, secret: bool) -> None:
 def get(project: str, key: str, reveal: bool, output: str) -> None:
     """Print the value of KEY (a secret masked unless --reveal)."""
     client = session_client()
-    with suggesting_project(client, project), _suggesting_key(client, project, key):
+    with suggesting(client, "project", project), _suggesting_key(client, project, key):
         var = client.get(f"/projects/{project}/env/{key}", reveal=_flag(reveal))
     emit(var, output, lambda v: v["value"])
 
@@ -82,7 +82,7 @@ def get(project: str, key: str, reveal: bool, output: str) -> None:
 def list_env(project: str, reveal: bool, output: str) -> None:
     """List the variables and secrets of PROJECT (secrets masked unless --reveal)."""
     client = session_client()
-    with suggesting_project(client, project):
+    with suggesting(client, "project", project):
         rows = client.get(f"/projects/{project}/env", reveal=_flag(reveal))
     emit(rows, output, _env_table)
 
@@ -93,7 +93,7 @@ def list_env(project: str, reveal: bool, output: str) -> None:
 def unset(project: str, key: str) -> None:
     """Remove KEY from PROJECT."""
     client = session_client()
-    with suggesting_project(client, project), _suggesting_key(client, project, key):
+    with suggesting(client, "project", project), _suggesting_key(client, project, key):
         client.delete(f"/projects/{project}/env/{key}")
     click.echo(f"Unset {key} of '{project}'.")
 
@@ -134,7 +134,7 @@ def import_(
         kind = "secrets" if all_secret or entry.secret or entry.key in secret_keys else "vars"
         body[kind][entry.key] = entry.value
     client = session_client()
-    with suggesting_project(client, project):
+    with suggesting(client, "project", project):
         answer = client.post(f"/projects/{project}/env/import", body)
     secrets = len(body["secrets"])
     click.echo(
@@ -157,7 +157,7 @@ def import_(
 def export(project: str, reveal: bool, path: Path | None) -> None:
     """Print PROJECT's variables as a dotenv file; secrets are comments unless --reveal."""
     client = session_client()
-    with suggesting_project(client, project):
+    with suggesting(client, "project", project):
         rows = client.get(f"/projects/{project}/env", reveal=_flag(reveal))
     lines = []
     for row in rows:

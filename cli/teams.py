@@ -7,16 +7,13 @@ each other (the server re-applies them on top of the latest state).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
 from cli._group import AliasedGroup
-from cli.client import Client
+from cli._named import delete_named, suggesting, update_named
 from cli.completion import complete_teams
-from cli.errors import suggest_close_match
 from cli.output import detail, emit, output_option, table
 from cli.session import session_client
 
@@ -56,7 +53,7 @@ def list_teams(output: str) -> None:
 def show(name: str, output: str) -> None:
     """Show a team's owners and members."""
     client = session_client()
-    with _suggesting(client, name):
+    with suggesting(client, "team", name):
         emit(client.get(f"/teams/{name}"), output, _team_detail)
 
 
@@ -94,10 +91,9 @@ def update(
         raise click.UsageError(
             "nothing to change: give --add-owner, --remove-owner, --add-member or --remove-member"
         )
-    client = session_client()
-    with _suggesting(client, name):
-        updated = client.patch(f"/teams/{name}", body)
-    emit(updated, output, lambda t: f"Updated team '{t['name']}' ({_people(t)}).")
+    update_named(
+        "team", name, body, output, lambda t: f"Updated team '{t['name']}' ({_people(t)})."
+    )
 
 
 @team.command("delete")
@@ -105,22 +101,11 @@ def update(
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete(name: str, yes: bool) -> None:
     """Delete a team (give its projects another owner first)."""
-    if not yes:
-        click.confirm(f"Delete team '{name}'?", abort=True)
-    client = session_client()
-    with _suggesting(client, name):
-        client.delete(f"/teams/{name}")
-    click.echo(f"Deleted team '{name}'.")
+    delete_named("team", name, yes=yes, question=f"Delete team '{name}'?")
 
 
 def teams_table(rows: list[dict[str, Any]]) -> str:
     return table(TEAM_COLUMNS, [(r["name"], r["owners"], r["members"]) for r in rows])
-
-
-@contextmanager
-def _suggesting(client: Client, name: str) -> Iterator[None]:
-    with suggest_close_match(name, lambda: (t["name"] for t in client.get("/teams")), "team"):
-        yield
 
 
 def _people(t: dict[str, Any]) -> str:

@@ -59,7 +59,7 @@ def test_set_get_list_unset(rise: RiseCli, request: pytest.FixtureRequest):
     EnvVar(**json.loads(rise.ok("env", "get", app, "LOG_LEVEL", "-o", "json")))
     assert rise.ok("env", "unset", app, "LOG_LEVEL") == f"Unset LOG_LEVEL of '{app}'.\n"
     err = rise.fails(EXIT_NOT_FOUND, "env", "get", app, "LOG_LEVEL")
-    assert f"list the variables of '{app}' with 'rise env list'" in err
+    assert f"hint: list the variables of '{app}' with 'rise env list {app}'" in err
     err = rise.fails(EXIT_NOT_FOUND, "env", "get", app, "DB_PASWORD")
     assert "hint: did you mean the variable 'DB_PASSWORD'?" in err
     err = rise.fails(EXIT_NOT_FOUND, "env", "ls", app + "x")

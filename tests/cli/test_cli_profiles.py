@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import rtoml
 
-from tests.server.conftest import RunningServer
+from tests.server.conftest import USER_PASSWORD, RunningServer
 from tests.server.conftest import server as server
 from tests.support.rise_cli import RiseCli
 from tests.support.waiting import free_port
@@ -59,16 +59,7 @@ def test_add_use_list_remove(server: RunningServer, rise: RiseCli, nowhere: str)
 def test_login_keeps_one_login_per_profile(server: RunningServer, rise: RiseCli):
     server.user("niklas")
     rise.login(server)
-    rise.ok(
-        "--profile",
-        "niklas",
-        "login",
-        server.url,
-        "-u",
-        "niklas",
-        "--password-stdin",
-        input="user-password-1\n",
-    )
+    rise.login(server, "niklas", USER_PASSWORD, profile="niklas")
     assert "user:   admin" in rise.ok("whoami")
     assert "user:   niklas" in rise.ok("--profile", "niklas", "whoami")
     assert "user:   niklas" in rise.ok("whoami", RISE_PROFILE="niklas")
@@ -81,16 +72,7 @@ def test_precedence_is_flag_then_environment_then_file(
 ):
     server.user("niklas")
     rise.login(server)  # the file: profile default -> the server, as admin
-    rise.ok(
-        "--profile",
-        "niklas",
-        "login",
-        server.url,
-        "-u",
-        "niklas",
-        "--password-stdin",
-        input="user-password-1\n",
-    )
+    rise.login(server, "niklas", USER_PASSWORD, profile="niklas")
     rise.ok("profile", "use", "default")
 
     # server: RISE_URL beats the file; --url beats RISE_URL. (The login stays with its

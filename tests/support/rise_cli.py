@@ -67,11 +67,16 @@ class RiseCli:
         return result.stderr
 
     def login(
-        self, server: RunningServer, user: str = "admin", password: str = ADMIN_PASSWORD, *args: str
+        self,
+        server: RunningServer,
+        user: str = "admin",
+        password: str = ADMIN_PASSWORD,
+        profile: str | None = None,
     ) -> str:
-        return self.ok(
-            "login", server.url, "-u", user, "--password-stdin", *args, input=password + "\n"
-        )
+        """``rise [--profile P] login URL -u USER --password-stdin``."""
+        chosen = ("--profile", profile) if profile else ()
+        login = ("login", server.url, "-u", user, "--password-stdin")
+        return self.ok(*chosen, *login, input=password + "\n")
 
     def json(self, *args: str) -> Any:
         import json
