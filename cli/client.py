@@ -105,9 +105,15 @@ class Client:
         try:
             return self._http.request(method, path, json=json, params=params, headers=headers)
         except httpx.TransportError as exc:
+            untrusted = "CERTIFICATE_VERIFY_FAILED" in str(exc)
             raise CliError(
                 f"cannot reach the rise server at {self.url}: {_reason(exc)}",
-                hint="check the URL ('rise profile ls') and that the server is running",
+                hint=(
+                    "if it uses a private CA, give its certificates with --ca-bundle FILE "
+                    "(rise login, rise profile add)"
+                    if untrusted
+                    else "check the URL ('rise profile ls') and that the server is running"
+                ),
                 exit_code=EXIT_UNAVAILABLE,
             ) from None
 

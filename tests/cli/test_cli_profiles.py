@@ -11,6 +11,7 @@ import rtoml
 from tests.server.conftest import USER_PASSWORD, RunningServer
 from tests.server.conftest import server as server
 from tests.support.rise_cli import RiseCli
+from tests.support.tls import TlsProxy, private_ca
 from tests.support.waiting import free_port
 
 
@@ -126,3 +127,20 @@ def test_allow_http_is_remembered_per_profile(rise: RiseCli, nowhere: str):
     assert saved == {"url": lan, "allow_http": True}
     # Allowed, so the command gets as far as "not logged in" (no request is sent).
     assert f"you are not logged in to {lan}" in rise.fails(3, "project", "list")
+
+
+def test_a_private_ca_is_trusted_with_its_bundle_only(
+    server: RunningServer, rise: RiseCli, tmp_path: Path
+):
+    ca = private_ca(tmp_path / "tls")
+    with TlsProxy(server.port, ca) as proxy:
+        login = ("login", "-u", "admin", "--password-stdin")
+        err = rise.fails(6, *login, proxy.url, input="admin-password-1\n")
+        assert "certificate verify failed" in err
+        assert "hint: if it uses a private CA, give its certificates with --ca-bundle" in err
+        rise.ok("profile", "add", "corp", proxy.url, "--ca-bundle", str(ca.ca_file))
+        rise.ok("--profile", "corp", *login, input="admin-password-1\n")
+        assert f"server: {proxy.url}" in rise.ok("--profile", "corp", "whoami")
+        assert "PROJECT" in rise.ok("--profile", "corp", "p", "ls")
+        saved = rtoml.loads(rise.config_file.read_text())["profiles"]["corp"]
+        assert saved["ca_bundle"] == str(ca.ca_file)
