@@ -35,6 +35,13 @@ class Client:
     ) -> None:
         self.connection = connection
         self._token = connection.token
+        # Never the stored refresh token when the command talks to another server or uses
+        # RISE_TOKEN: it belongs to the profile's own login.
+        self._refresh_token = (
+            None
+            if connection.token_from_env or not connection.token
+            else connection.profile.refresh_token
+        )
         self._save_tokens = save_tokens
         self._http = httpx.Client(
             base_url=connection.url,
@@ -119,20 +126,16 @@ class Client:
 
     def _refresh(self) -> bool:
         """Trade the stored refresh token for new tokens; False when there is none."""
-        profile = self.connection.profile
-        if self.connection.token_from_env or not profile.refresh_token:
+        if not self._refresh_token:
             return False
         response = self._send(
-            "POST",
-            f"{API}/auth/refresh",
-            {"refresh_token": profile.refresh_token},
-            None,
-            auth=False,
+            "POST", f"{API}/auth/refresh", {"refresh_token": self._refresh_token}, None, auth=False
         )
         if response.status_code != 200:
             return False
         tokens = response.json()
         self._token = tokens["access_token"]
+        self._refresh_token = tokens.get("refresh_token", self._refresh_token)
         if self._save_tokens is not None:
             self._save_tokens(tokens)
         return True

@@ -60,11 +60,12 @@ class Session:
         """Keep a new token pair in the profile the connection came from."""
         if connection.token_from_env:
             return
+        stored = self.config.profiles.get(connection.profile.name, connection.profile)
         profile = replace(
-            connection.profile,
+            stored,
             url=connection.url,
             access_token=tokens["access_token"],
-            refresh_token=tokens.get("refresh_token", connection.profile.refresh_token),
+            refresh_token=tokens.get("refresh_token", stored.refresh_token),
         )
         self.config.put(profile)
 

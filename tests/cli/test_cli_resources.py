@@ -4,8 +4,10 @@ API's models, close-match suggestions, and the exit codes of the documented tabl
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
+import pexpect
 import pytest
 import yaml
 from pydantic import BaseModel, TypeAdapter
@@ -14,7 +16,7 @@ from cli.errors import EXIT_AUTH, EXIT_CONFLICT, EXIT_NOT_FOUND, EXIT_USAGE
 from schemas.api import Me, ProjectDetail, ProjectRow, TeamInfo
 from tests.server.conftest import RunningServer
 from tests.server.conftest import server as server
-from tests.support.rise_cli import RiseCli, logged_in
+from tests.support.rise_cli import TREE, RiseCli, logged_in
 
 
 @pytest.fixture
@@ -128,3 +130,25 @@ def test_the_exit_code_table(server: RunningServer, rise: RiseCli, tmp_path: Pat
     # 5: conflict
     rise.ok("p", "c", "taken-app")
     assert "already exists" in rise.fails(EXIT_CONFLICT, "p", "c", "taken-app")
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(server: RunningServer, rise: RiseCli):
+    rise.ok("p", "c", "colour-app")
+
+    def in_terminal(**env: str) -> str:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "cli.main", "p", "ls"],
+            env=rise.env(**env),
+            cwd=str(TREE),
+            encoding="utf-8",
+            timeout=60,
+        )
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0, child.before
+        return str(child.before)
+
+    assert "\x1b[" in in_terminal()
+    assert "\x1b[" not in in_terminal(NO_COLOR="1")
+    assert "\x1b[" not in rise.ok("p", "ls")  # piped
