@@ -179,6 +179,12 @@ def _read_value(key: str, *, hidden: bool) -> str:
     if sys.stdin.isatty():
         return str(click.prompt(f"Value of {key}", hide_input=hidden, err=True))
     value = sys.stdin.read()
+    if not value:  # nothing piped: a mistake, not an empty secret
+        raise CliError(
+            f"no value for {key} on standard input",
+            hint="pipe it in, or run the command in a terminal to type it",
+            exit_code=EXIT_USAGE,
+        )
     # One trailing newline is the shell's (echo, <<<); a value that needs it can be quoted
     # in a dotenv file and imported.
     return value[:-2] if value.endswith("\r\n") else value.removesuffix("\n")

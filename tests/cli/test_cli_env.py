@@ -71,6 +71,8 @@ def test_a_secret_on_the_command_line_is_refused(rise: RiseCli, request: pytest.
     err = rise.fails(EXIT_USAGE, "env", "set", app, "TOKEN", "oops", "--secret")
     assert "a secret is never taken from the command line" in err
     assert "oops" not in err
+    err = rise.fails(EXIT_USAGE, "env", "set", app, "TOKEN", "--secret")  # nothing piped
+    assert err.startswith("no value for TOKEN on standard input\n")
     assert "TOKEN" not in rise.ok("env", "ls", app)
 
 

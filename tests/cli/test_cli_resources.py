@@ -87,7 +87,15 @@ def test_every_json_output_is_the_api_model(server: RunningServer, rise: RiseCli
 
 def test_mistyped_names_suggest_the_close_match(server: RunningServer, rise: RiseCli):
     rise.ok("t", "c", "devops")
-    rise.ok("p", "c", "secret-app", "--owner", "team:devops", "--visibility", "private")
+    created = rise.ok("p", "c", "secret-app", "--visibility", "private", "--owner", "team:devops")
+    assert created == (
+        "Created project 'secret-app' with private visibility owned by team:devops.\n"
+    )
+    listed = [line.split() for line in rise.ok("p", "ls").splitlines()]
+    assert listed[0] == ["PROJECT", "STATUS", "URL", "VISIBILITY", "OWNER"]
+    assert ["secret-app", "stopped", "https://secret-app.rise.dev", "private", "team:devops"] in (
+        listed
+    )
     err = rise.fails(EXIT_NOT_FOUND, "p", "s", "secret-ap")
     assert err == "project 'secret-ap' not found\nhint: did you mean the project 'secret-app'?\n"
     err = rise.fails(EXIT_NOT_FOUND, "t", "s", "devopz")
