@@ -119,10 +119,14 @@ def import_(
     name = getattr(file, "name", "-")
     try:
         entries = dotenv.parse(file.read())
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{name}: not UTF-8 text (byte {exc.start})", exit_code=EXIT_USAGE) from None
     except dotenv.DotenvError as exc:
         raise CliError(
             f"{name}: {exc}", hint="see 'rise env import --help'", exit_code=EXIT_USAGE
         ) from None
+    if not entries:  # with --replace this would wipe the project's env: surely a mistake
+        raise CliError(f"{name} sets no variables; nothing was changed", exit_code=EXIT_USAGE)
     missing = sorted(set(secret_keys) - {e.key for e in entries})
     if missing:
         raise CliError(

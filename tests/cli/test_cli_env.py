@@ -133,6 +133,14 @@ def test_a_bad_dotenv_file_changes_nothing(
     assert "line 1: the value's ' quote is never closed" in rise.fails(
         EXIT_USAGE, "env", "import", app, str(bad)
     )
+    bad.write_bytes(b"A=caf\xe9\n")
+    assert f"{bad}: not UTF-8 text (byte 5)" in rise.fails(
+        EXIT_USAGE, "env", "import", app, str(bad)
+    )
+    bad.write_text("# only a comment\n")
+    assert f"{bad} sets no variables; nothing was changed" in rise.fails(
+        EXIT_USAGE, "env", "import", app, str(bad), "--replace"
+    )
     assert rise.json("env", "ls", app) == []
 
 
