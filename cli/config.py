@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from cli.errors import EXIT_USAGE, CliError
 
@@ -154,8 +154,8 @@ def check_url(url: str, *, allow_http: bool = False) -> str:
     text = url.strip().rstrip("/")
     if "://" not in text:
         text = f"https://{text}"
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = _split(text)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise CliError(
             f"{url!r} is not a server URL",
             hint="give one like https://rise.example.com or http://127.0.0.1:8000",
@@ -168,6 +168,16 @@ def check_url(url: str, *, allow_http: bool = False) -> str:
             exit_code=EXIT_USAGE,
         )
     return text
+
+
+def _split(url: str) -> SplitResult | None:
+    """``url`` split, or None when it is malformed (an unclosed IPv6 bracket, a bad port)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsed lazily: raises ValueError for a bad port
+    except ValueError:
+        return None
+    return parts
 
 
 def _loopback(host: str) -> bool:
