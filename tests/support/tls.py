@@ -1,24 +1,18 @@
 """TLS in front of a test server, as an ingress terminates it in production.
 
-``private_ca(dir)`` makes a CA and a certificate for ``127.0.0.1``/``localhost`` signed by
-it; ``TlsProxy`` accepts TLS on a free loopback port and forwards the bytes to a plain
-backend port, so the real ``rise server`` is reached over https with a private CA.
+``private_ca(dir)`` has openssl make a CA and a certificate for ``127.0.0.1``/``localhost``
+signed by it; ``TlsProxy`` accepts TLS on a free loopback port and forwards the bytes to a
+plain backend port, so the real ``rise server`` is reached over https with a private CA.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import ipaddress
 import ssl
+import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.support.waiting import free_port
 
@@ -31,56 +25,59 @@ class PrivateCa:
 
 
 def private_ca(directory: Path) -> PrivateCa:
+    """A CA, and a certificate for 127.0.0.1 and localhost it signed, made by openssl."""
     directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rise test CA")])
-    ca = (
-        _builder(ca_name, ca_name, ca_key.public_key(), now)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    leaf = (
-        _builder(leaf_name, ca_name, key.public_key(), now)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
     paths = PrivateCa(directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
-    paths.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths.cert_file.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    paths.key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    ca_key = directory / "ca-key.pem"
+    new_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-noenc"]
+    _openssl(
+        "req",
+        "-x509",
+        *new_key,
+        "-keyout",
+        ca_key,
+        "-out",
+        paths.ca_file,
+        "-subj",
+        "/CN=rise test CA",
+        "-days",
+        "1",
+    )
+    request = _openssl(
+        "req",
+        "-new",
+        *new_key,
+        "-keyout",
+        paths.key_file,
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-CA",
+        paths.ca_file,
+        "-CAkey",
+        ca_key,
+        "-copy_extensions",
+        "copy",
+        "-days",
+        "1",
+        "-out",
+        paths.cert_file,
+        stdin=request,
     )
     return paths
 
 
-def _builder(
-    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey, now: dt.datetime
-) -> x509.CertificateBuilder:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
+def _openssl(*args: str | Path, stdin: bytes | None = None) -> bytes:
+    done = subprocess.run(
+        ["openssl", *map(str, args)], input=stdin, capture_output=True, timeout=60
     )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    return done.stdout
 
 
 class TlsProxy:
