@@ -35,7 +35,12 @@ _reveal = click.option(
 
 @click.group(cls=AliasedGroup)
 def env() -> None:
-    """Set and read a project's environment variables and secrets."""
+    """Set and read a project's environment variables and secrets.
+
+    A secret is encrypted by the server before it is committed and shows as ******** unless
+    revealed. Its value never goes on the command line (shell history, ps): type it at the
+    hidden prompt or pipe it on stdin. Changes reach the app with its next reconcile.
+    """
 
 
 @env.command("set")

@@ -29,7 +29,11 @@ _profile_name = click.argument("name", shell_complete=_complete_profiles)
 
 @click.group(cls=AliasedGroup)
 def profile() -> None:
-    """Switch between rise servers (like kubectl contexts)."""
+    """Switch between rise servers (like kubectl contexts).
+
+    Each profile keeps a server URL, its TLS settings and the login there. 'rise profile use'
+    picks the current one; --profile NAME or RISE_PROFILE pick one for a single command.
+    """
 
 
 @profile.command("add")
