@@ -16,7 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "project": ("cli.projects:project", "Create and manage projects (alias: p)."),
     "state": ("cli.state:state", "Create and validate state repositories."),
     "render": ("cli.render:render", "Print the Kubernetes manifests of a project."),
-    "diff": ("cli.diff:diff", "Show what would change between two states."),
+    "diff": ("cli.diff:diff", "Show what a deploy, or a commit, would change."),
     "server": ("cli.server:server", "Run the rise server (API, auth, webhooks, reconciler)."),
     "build": ("cli.build.command:build", "Build an app's container image without deploying."),
     "reconcile": ("cli.reconcile:reconcile", "Reconcile a state repository against a runtime."),
@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "env": ("cli.env:env", "Set and read a project's environment variables and secrets."),
     "profile": ("cli.profiles:profile", "Switch between rise servers (like kubectl contexts)."),
     "completion": ("cli.completion:completion", "Print the shell completion script."),
+    "deployment": ("cli.deployments:deployment", "Deploy apps and manage deployments (alias: d)."),
+    "deploy": ("cli.deployments:create", "Build, push and deploy the app here (= rise d c)."),
 }
 
 
@@ -48,11 +50,20 @@ def cli(ctx: click.Context, url: str | None, profile: str | None) -> None:
 
 
 def main() -> None:
+    # Not click's standalone mode: it turns Ctrl-C into "Aborted!" with exit 1, and scripts
+    # must be able to tell an interrupt (130) from a failure.
     try:
-        cli(prog_name="rise")
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted; nothing more was changed.", err=True)
-        sys.exit(130)
+        code = cli.main(prog_name="rise", standalone_mode=False)
+    except click.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            click.echo("Interrupted; nothing more was changed.", err=True)
+            sys.exit(130)
+        click.echo("Aborted!", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

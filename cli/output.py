@@ -143,6 +143,26 @@ def spinner(message: str, *, stream: TextIO | None = None) -> Iterator[None]:
         stream.flush()
 
 
+@contextmanager
+def step(message: str, *, stream: TextIO | None = None) -> Iterator[None]:
+    """One long step of a command, announced by ``message`` on stderr.
+
+    On a terminal the line spins with the elapsed time while the block runs and then stays
+    as written; elsewhere (CI logs, pipes) it is printed once, before the work starts. When
+    the block fails the line is still printed, so the error that follows says which step.
+    """
+    stream = stream or sys.stderr
+    if not _is_tty(stream):
+        click.echo(message, file=stream)
+        yield
+        return
+    try:
+        with spinner(message, stream=stream):
+            yield
+    finally:
+        click.echo(message, file=stream)
+
+
 def _is_tty(stream: TextIO) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
