@@ -20,7 +20,7 @@ from cli.session import session_client
 Kind = Literal["project", "team"]
 
 
-def suggesting(client: Client, kind: Kind, name: str) -> AbstractContextManager[None]:
+def suggesting(client: Client, name: str, kind: Kind = "project") -> AbstractContextManager[None]:
     """On a not-found error, suggest the ``kind`` the user may have meant by ``name``."""
 
     def names() -> Iterator[str]:
@@ -33,7 +33,7 @@ def update_named(
     kind: Kind, name: str, body: dict[str, Any], output: str, done: Callable[[Any], str]
 ) -> None:
     client = session_client()
-    with suggesting(client, kind, name):
+    with suggesting(client, name, kind):
         updated = client.patch(f"/{kind}s/{name}", body)
     emit(updated, output, done)
 
@@ -42,6 +42,6 @@ def delete_named(kind: Kind, name: str, *, yes: bool, question: str) -> None:
     if not yes:
         click.confirm(question, abort=True)
     client = session_client()
-    with suggesting(client, kind, name):
+    with suggesting(client, name, kind):
         client.delete(f"/{kind}s/{name}")
     click.echo(f"Deleted {kind} '{name}'.")

@@ -35,6 +35,20 @@ EXAMPLES: dict[str, list[str]] = {
         "rise p update secret-app --review required --max-replicas 4",
     ],
     "project delete": ["rise p rm secret-app --yes"],
+    "deployment create": [
+        "rise d c                                   # the app in this folder",
+        "rise d c secret-app -E staging -e LOG_LEVEL=debug",
+        "rise d c secret-app --image registry.rise.dev/secret-app:v2 --no-follow",
+        "rise d c --dry-run",
+    ],
+    "deploy": ["rise deploy"],
+    "deployment list": ["rise d ls secret-app"],
+    "deployment show": ["rise d s secret-app 20261202-153109-627b --follow"],
+    "deployment stop": ["rise d stop secret-app"],
+    "deployment rollback": [
+        "rise d rollback secret-app                 # to the one before the current",
+        "rise d rollback secret-app 20261202-150211-9c1e",
+    ],
     "team create": ["rise t c devops --member niklas --member anna"],
     "team list": ["rise t ls"],
     "team show": ["rise t s devops -o yaml"],
@@ -73,7 +87,10 @@ EXAMPLES: dict[str, list[str]] = {
     "state init": ["rise state init ./state.git --from examples/state"],
     "state validate": ["rise state validate ./state.git"],
     "render": ["rise render my-first-app --state ./state.git"],
-    "diff": ["rise diff --state ./state.git --from main~1 --to main"],
+    "diff": [
+        "rise diff secret-app                       # what deploying this folder would change",
+        "rise diff --state ./state.git --from main~1 --to main",
+    ],
     "server": ["rise server --config server.toml"],
     "build": ["rise build examples/hello"],
     "reconcile": [

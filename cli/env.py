@@ -62,7 +62,7 @@ def set_(project: str, key: str, value: str | None, secret: bool) -> None:
     if value is None:
         value = _read_value(key, hidden=secret)
     client = session_client()
-    with suggesting(client, "project", project):
+    with suggesting(client, project):
         client.put(f"/projects/{project}/env/{key}", {"value": value, "secret": secret})
     click.echo(f"Set {'secret' if secret else 'variable'} {key} of '{project}'.")
 
@@ -75,7 +75,7 @@ def set_(project: str, key: str, value: str | None, secret: bool) -> None:
 def get(project: str, key: str, reveal: bool, output: str) -> None:
     """Print the value of KEY (a secret masked unless --reveal)."""
     client = session_client()
-    with suggesting(client, "project", project), _suggesting_key(client, project, key):
+    with suggesting(client, project), _suggesting_key(client, project, key):
         var = client.get(f"/projects/{project}/env/{key}", reveal=_flag(reveal))
     emit(var, output, lambda v: v["value"])
 
@@ -87,7 +87,7 @@ def get(project: str, key: str, reveal: bool, output: str) -> None:
 def list_env(project: str, reveal: bool, output: str) -> None:
     """List the variables and secrets of PROJECT (secrets masked unless --reveal)."""
     client = session_client()
-    with suggesting(client, "project", project):
+    with suggesting(client, project):
         rows = client.get(f"/projects/{project}/env", reveal=_flag(reveal))
     emit(rows, output, _env_table)
 
@@ -98,7 +98,7 @@ def list_env(project: str, reveal: bool, output: str) -> None:
 def unset(project: str, key: str) -> None:
     """Remove KEY from PROJECT."""
     client = session_client()
-    with suggesting(client, "project", project), _suggesting_key(client, project, key):
+    with suggesting(client, project), _suggesting_key(client, project, key):
         client.delete(f"/projects/{project}/env/{key}")
     click.echo(f"Unset {key} of '{project}'.")
 
@@ -143,7 +143,7 @@ def import_(
         kind = "secrets" if all_secret or entry.secret or entry.key in secret_keys else "vars"
         body[kind][entry.key] = entry.value
     client = session_client()
-    with suggesting(client, "project", project):
+    with suggesting(client, project):
         answer = client.post(f"/projects/{project}/env/import", body)
     secrets = len(body["secrets"])
     click.echo(
@@ -166,7 +166,7 @@ def import_(
 def export(project: str, reveal: bool, path: Path | None) -> None:
     """Print PROJECT's variables as a dotenv file; secrets are comments unless --reveal."""
     client = session_client()
-    with suggesting(client, "project", project):
+    with suggesting(client, project):
         rows = client.get(f"/projects/{project}/env", reveal=_flag(reveal))
     lines = []
     for row in rows:

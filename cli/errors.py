@@ -100,5 +100,5 @@ def suggest_close_match(
             match = difflib.get_close_matches(name, names, n=1)
             # ``name`` itself listed: the 404 was about something else (a key of the project).
             if match and name not in names:
-                exc.hint = f"did you mean the {what} '{match[0]}'?"
+                exc.hint = f"did you mean '{match[0]}'?"
         raise

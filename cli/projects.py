@@ -64,7 +64,7 @@ def list_projects(output: str) -> None:
 def show(name: str, output: str) -> None:
     """Show a project: status, URL, owner, settings and current deployment."""
     client = session_client()
-    with suggesting(client, "project", name):
+    with suggesting(client, name):
         emit(client.get(f"/projects/{name}"), output, _project_detail)
 
 

@@ -53,7 +53,7 @@ def list_teams(output: str) -> None:
 def show(name: str, output: str) -> None:
     """Show a team's owners and members."""
     client = session_client()
-    with suggesting(client, "team", name):
+    with suggesting(client, name, "team"):
         emit(client.get(f"/teams/{name}"), output, _team_detail)
 
 

@@ -61,9 +61,9 @@ def test_set_get_list_unset(rise: RiseCli, request: pytest.FixtureRequest):
     err = rise.fails(EXIT_NOT_FOUND, "env", "get", app, "LOG_LEVEL")
     assert f"hint: list the variables of '{app}' with 'rise env list {app}'" in err
     err = rise.fails(EXIT_NOT_FOUND, "env", "get", app, "DB_PASWORD")
-    assert "hint: did you mean the variable 'DB_PASSWORD'?" in err
+    assert "hint: did you mean 'DB_PASSWORD'?" in err
     err = rise.fails(EXIT_NOT_FOUND, "env", "ls", app + "x")
-    assert f"hint: did you mean the project '{app}'?" in err
+    assert f"hint: did you mean '{app}'?" in err
 
 
 def test_a_secret_on_the_command_line_is_refused(rise: RiseCli, request: pytest.FixtureRequest):

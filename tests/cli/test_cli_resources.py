@@ -97,9 +97,9 @@ def test_mistyped_names_suggest_the_close_match(server: RunningServer, rise: Ris
         listed
     )
     err = rise.fails(EXIT_NOT_FOUND, "p", "s", "secret-ap")
-    assert err == "project 'secret-ap' not found\nhint: did you mean the project 'secret-app'?\n"
+    assert err == "project 'secret-ap' not found\nhint: did you mean 'secret-app'?\n"
     err = rise.fails(EXIT_NOT_FOUND, "t", "s", "devopz")
-    assert "hint: did you mean the team 'devops'?" in err
+    assert "hint: did you mean 'devops'?" in err
     # The server says it for an owner (the transcript's line).
     err = rise.fails(EXIT_AUTH, "p", "c", "other-app", "--owner", "team:devopsy")
     assert (
