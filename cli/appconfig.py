@@ -93,7 +93,7 @@ def parse_env_pairs(values: Sequence[str]) -> dict[str, str]:
         if not sep or not _ENV_KEY.match(key):
             raise CliError(
                 f"-e {value!r}: expected KEY=VALUE with KEY a variable name",
-                hint="e.g. -e LOG_LEVEL=debug; secrets go in 'rise env set KEY --secret'",
+                hint="e.g. -e LOG_LEVEL=debug; secrets go in 'rise env set PROJECT KEY --secret'",
                 exit_code=EXIT_USAGE,
             )
         env[key] = text

@@ -59,7 +59,9 @@ def login(
         ca_bundle=ca_bundle or profile.ca_bundle,
         allow_http=allow_http,
     )
-    anonymous = Connection(profile=profile, url=profile.url or server, verify=ca_bundle or True)
+    anonymous = Connection(
+        profile=profile, url=profile.url or server, verify=profile.ca_bundle or True
+    )
     with closing(session.client(anonymous)) as client:
         if token_stdin:
             tokens = {"access_token": _stdin_secret("token")}
@@ -68,15 +70,16 @@ def login(
     signed_in = replace(anonymous, token=tokens["access_token"])
     with closing(session.client(signed_in)) as client:
         me = client.get("/me")
-    session.config.put(
-        replace(
-            profile,
-            access_token=tokens["access_token"],
-            refresh_token=tokens.get("refresh_token"),
-            username=me["username"],
+        session.config.put(
+            replace(
+                profile,
+                access_token=tokens["access_token"],
+                refresh_token=tokens.get("refresh_token"),
+                username=me["username"],
+            )
         )
-    )
-    click.echo(f"Login successful! Welcome back, {me['username']}!")
+        click.echo(f"Login successful! Welcome back, {me['username']}!")
+        session.check_version(client)
 
 
 @click.command()

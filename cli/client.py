@@ -31,14 +31,22 @@ class Client:
         *,
         save_tokens: TokenSaver | None = None,
         transport: httpx.BaseTransport | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.connection = connection
         self._token = connection.token
+        # Never the stored refresh token when the command talks to another server or uses
+        # RISE_TOKEN: it belongs to the profile's own login.
+        self._refresh_token = (
+            None
+            if connection.token_from_env or not connection.token
+            else connection.profile.refresh_token
+        )
         self._save_tokens = save_tokens
         self._http = httpx.Client(
             base_url=connection.url,
             verify=connection.verify,
-            timeout=TIMEOUT,
+            timeout=httpx.Timeout(timeout) if timeout else TIMEOUT,
             transport=transport,
             headers={"user-agent": "rise-cli"},
         )
@@ -104,28 +112,30 @@ class Client:
         try:
             return self._http.request(method, path, json=json, params=params, headers=headers)
         except httpx.TransportError as exc:
+            untrusted = "CERTIFICATE_VERIFY_FAILED" in str(exc)
             raise CliError(
                 f"cannot reach the rise server at {self.url}: {_reason(exc)}",
-                hint="check the URL ('rise profile ls') and that the server is running",
+                hint=(
+                    "if it uses a private CA, give its certificates with --ca-bundle FILE "
+                    "(rise login, rise profile add)"
+                    if untrusted
+                    else "check the URL ('rise profile ls') and that the server is running"
+                ),
                 exit_code=EXIT_UNAVAILABLE,
             ) from None
 
     def _refresh(self) -> bool:
         """Trade the stored refresh token for new tokens; False when there is none."""
-        profile = self.connection.profile
-        if self.connection.token_from_env or not profile.refresh_token:
+        if not self._refresh_token:
             return False
         response = self._send(
-            "POST",
-            f"{API}/auth/refresh",
-            {"refresh_token": profile.refresh_token},
-            None,
-            auth=False,
+            "POST", f"{API}/auth/refresh", {"refresh_token": self._refresh_token}, None, auth=False
         )
         if response.status_code != 200:
             return False
         tokens = response.json()
         self._token = tokens["access_token"]
+        self._refresh_token = tokens.get("refresh_token", self._refresh_token)
         if self._save_tokens is not None:
             self._save_tokens(tokens)
         return True

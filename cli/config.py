@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from cli.errors import EXIT_USAGE, CliError
 
@@ -68,7 +68,17 @@ class Config:
         return self.profiles.get(name) or Profile(name)
 
     def put(self, profile: Profile) -> None:
+        """Add or replace ``profile`` and save; the first profile saved becomes current."""
+        if self.current not in self.profiles:
+            self.current = profile.name
         self.profiles[profile.name] = profile
+        self.save()
+
+    def remove(self, name: str) -> None:
+        """Forget a profile and its login; the current one moves to the first left."""
+        del self.profiles[name]
+        if self.current == name:
+            self.current = min(self.profiles, default=DEFAULT_PROFILE)
         self.save()
 
     def save(self) -> None:
@@ -144,8 +154,8 @@ def check_url(url: str, *, allow_http: bool = False) -> str:
     text = url.strip().rstrip("/")
     if "://" not in text:
         text = f"https://{text}"
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = _split(text)
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise CliError(
             f"{url!r} is not a server URL",
             hint="give one like https://rise.example.com or http://127.0.0.1:8000",
@@ -154,10 +164,20 @@ def check_url(url: str, *, allow_http: bool = False) -> str:
     if parts.scheme == "http" and not allow_http and not _loopback(parts.hostname):
         raise CliError(
             f"refusing plain http to {parts.hostname}: tokens would cross the network unencrypted",
-            hint="use https, or 'rise login URL --allow-http' if you really mean it",
+            hint="use https, or pass --allow-http (rise login, rise profile add) if you mean it",
             exit_code=EXIT_USAGE,
         )
     return text
+
+
+def _split(url: str) -> SplitResult | None:
+    """``url`` split, or None when it is malformed (an unclosed IPv6 bracket, a bad port)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsed lazily: raises ValueError for a bad port
+    except ValueError:
+        return None
+    return parts
 
 
 def _loopback(host: str) -> bool:

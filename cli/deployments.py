@@ -9,17 +9,17 @@ Ctrl-C while following only stops following (docs/deploy.md).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from cli._group import AliasedGroup
+from cli._named import suggesting
 from cli.appconfig import config_options
 from cli.client import Client
-from cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, CliError, suggest_close_match
+from cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from cli.follow import DEFAULT_TIMEOUT, follow, resume_command, success_line
 from cli.output import detail, emit, output_option, status_text, step, table
 from cli.session import session_client
@@ -352,15 +352,6 @@ def roll_out(
         )
     else:
         emit(info, output, success_line)
-
-
-@contextmanager
-def suggesting(client: Client, name: str) -> Iterator[None]:
-    """A missing project's error names the close match among the projects you may see."""
-    with suggest_close_match(
-        name, lambda: (p["name"] for p in client.get("/projects") if p["name"] != name)
-    ):
-        yield
 
 
 def _project_here() -> str:

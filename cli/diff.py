@@ -185,7 +185,8 @@ def _server_diff(
     output: str,
     color: bool | None,
 ) -> int:
-    from cli.deployments import DeployRequest, suggesting
+    from cli._named import suggesting
+    from cli.deployments import DeployRequest
     from cli.session import session_client
 
     if len(projects) > 1:

@@ -69,9 +69,11 @@ class CliError(click.ClickException):
 
     def show(self, file: object = None) -> None:
         err = click.get_text_stream("stderr")
-        click.echo(self.format_message(), file=err)
+        message = self.format_message()
+        click.echo(message, file=err)
         for problem in self.problems:
-            click.echo(f"  {problem}", file=err)
+            if problem != message:  # a one-problem error is often its own message
+                click.echo(f"  {problem}", file=err)
         if self.hint:
             click.echo(f"hint: {self.hint}", file=err)
 
@@ -96,6 +98,7 @@ def suggest_close_match(
             except CliError:
                 names = []
             match = difflib.get_close_matches(name, names, n=1)
-            if match:
-                exc.hint = f"no {what} {name!r}; did you mean '{match[0]}'?"
+            # ``name`` itself listed: the 404 was about something else (a key of the project).
+            if match and name not in names:
+                exc.hint = f"did you mean '{match[0]}'?"
         raise

@@ -21,9 +21,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "server": ("cli.server:server", "Run the rise server (API, auth, webhooks, reconciler)."),
     "build": ("cli.build.command:build", "Build an app's container image without deploying."),
     "reconcile": ("cli.reconcile:reconcile", "Reconcile a state repository against a runtime."),
+    "team": ("cli.teams:team", "Create and manage teams (alias: t)."),
+    "env": ("cli.env:env", "Set and read a project's environment variables and secrets."),
+    "profile": ("cli.profiles:profile", "Switch between rise servers (like kubectl contexts)."),
+    "completion": ("cli.completion:completion", "Print the shell completion script."),
     "deployment": ("cli.deployments:deployment", "Deploy apps and manage deployments (alias: d)."),
     "deploy": ("cli.deployments:create", "Build, push and deploy the app here (= rise d c)."),
     "dev": ("cli.dev:dev", "Run rise on this machine: server, containers, registry."),
+    "install": ("cli.install:install", "Run rise on a Kubernetes cluster (or one host)."),
 }
 
 

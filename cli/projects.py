@@ -6,19 +6,19 @@ module asks and prints.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
 from cli._group import AliasedGroup
-from cli.client import Client
-from cli.errors import suggest_close_match
+from cli._named import delete_named, suggesting, update_named
+from cli.completion import complete_projects
 from cli.output import detail, emit, output_option, status_text, table
 from cli.session import session_client
 
 PROJECT_COLUMNS = ("PROJECT", "STATUS", "URL", "VISIBILITY", "OWNER")
+
+_project_name = click.argument("name", shell_complete=complete_projects)
 
 
 @click.group(cls=AliasedGroup)
@@ -59,17 +59,17 @@ def list_projects(output: str) -> None:
 
 
 @project.command("show")
-@click.argument("name")
+@_project_name
 @output_option
 def show(name: str, output: str) -> None:
     """Show a project: status, URL, owner, settings and current deployment."""
     client = session_client()
-    with _suggesting(client, name):
+    with suggesting(client, name):
         emit(client.get(f"/projects/{name}"), output, _project_detail)
 
 
 @project.command("update")
-@click.argument("name")
+@_project_name
 @click.option("--visibility", type=click.Choice(["public", "private"]))
 @click.option("--owner", metavar="user:NAME|team:NAME", help="Give the project to someone.")
 @click.option("--review", type=click.Choice(["optional", "required"]), help="Review policy.")
@@ -104,23 +104,15 @@ def update(
         body["settings"] = settings
     if not body:
         raise click.UsageError("nothing to change: give --visibility, --owner or a setting")
-    client = session_client()
-    with _suggesting(client, name):
-        updated = client.patch(f"/projects/{name}", body)
-    emit(updated, output, lambda p: f"Updated project '{p['name']}'.")
+    update_named("project", name, body, output, lambda p: f"Updated project '{p['name']}'.")
 
 
 @project.command("delete")
-@click.argument("name")
+@_project_name
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 def delete(name: str, yes: bool) -> None:
     """Delete a project: its app is removed from the cluster (its history stays in git)."""
-    if not yes:
-        click.confirm(f"Delete project '{name}' and stop its app?", abort=True)
-    client = session_client()
-    with _suggesting(client, name):
-        client.delete(f"/projects/{name}")
-    click.echo(f"Deleted project '{name}'.")
+    delete_named("project", name, yes=yes, question=f"Delete project '{name}' and stop its app?")
 
 
 def projects_table(rows: list[dict[str, Any]]) -> str:
@@ -131,12 +123,6 @@ def projects_table(rows: list[dict[str, Any]]) -> str:
             for r in rows
         ],
     )
-
-
-@contextmanager
-def _suggesting(client: Client, name: str) -> Iterator[None]:
-    with suggest_close_match(name, lambda: (p["name"] for p in client.get("/projects"))):
-        yield
 
 
 def _project_detail(p: dict[str, Any]) -> str:

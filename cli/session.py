@@ -15,6 +15,8 @@ import click
 
 from cli.client import Client
 from cli.config import Config, Connection, Profile, config_path, connect, profile_name
+from cli.errors import CliError
+from cli.versions import warn_if_mismatched
 
 
 @dataclass
@@ -42,21 +44,42 @@ class Session:
     def connection(self) -> Connection:
         return connect(self.config, self.environ, url=self.url, profile=self.profile)
 
-    def client(self, connection: Connection | None = None) -> Client:
+    def client(
+        self, connection: Connection | None = None, *, timeout: float | None = None
+    ) -> Client:
         connection = connection or self.connection()
-        return Client(connection, save_tokens=lambda tokens: self.save_tokens(connection, tokens))
+
+        def refreshed(tokens: Mapping[str, Any]) -> None:
+            self.save_tokens(connection, tokens)
+            self.check_version(client)
+
+        client = Client(connection, save_tokens=refreshed, timeout=timeout)
+        return client
 
     def save_tokens(self, connection: Connection, tokens: Mapping[str, Any]) -> None:
         """Keep a new token pair in the profile the connection came from."""
         if connection.token_from_env:
             return
+        stored = self.config.profiles.get(connection.profile.name, connection.profile)
         profile = replace(
-            connection.profile,
+            stored,
             url=connection.url,
             access_token=tokens["access_token"],
-            refresh_token=tokens.get("refresh_token", connection.profile.refresh_token),
+            refresh_token=tokens.get("refresh_token", stored.refresh_token),
         )
         self.config.put(profile)
+
+    def check_version(self, client: Client) -> None:
+        """Warn once per server version when it is another minor version than the CLI."""
+        try:
+            server = str(client.public("GET", "/version")["version"])
+        except (CliError, KeyError, TypeError):
+            return  # an old or odd server: the command itself will say what is wrong
+        name = client.connection.profile.name
+        profile = self.config.profiles.get(name)
+        warned = profile.warned_version if profile else None
+        if warn_if_mismatched(client.url, server, warned) and profile is not None:
+            self.config.put(replace(profile, warned_version=server))
 
 
 def current_session() -> Session:

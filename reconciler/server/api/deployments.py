@@ -341,7 +341,7 @@ def _find(ctx: ServerContext, name: str, wanted: str) -> _Recorded:
         if recorded.deployment.id == wanted:
             return recorded
     raise not_found(
-        "deployment", wanted, f"list the deployments of {name!r} with 'rise deployment list'"
+        "deployment", wanted, f"list the deployments of {name!r} with 'rise deployment list {name}'"
     )
 
 
@@ -354,7 +354,7 @@ def _deployment_id(request: Request) -> str:
             400,
             "invalid_deployment_id",
             f"deployment id {value!r} must look like '20261122-153012-ab12'",
-            "list the deployments with 'rise deployment list'",
+            "list the deployments with 'rise deployment list PROJECT'",
         ) from None
 
 
