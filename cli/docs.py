@@ -42,6 +42,15 @@ EXAMPLES: dict[str, list[str]] = {
         "rise d c --dry-run",
     ],
     "deploy": ["rise deploy"],
+    "dev": [
+        "rise dev                                   # everything in ./.rise-dev",
+        "RISE_ADMIN_PASSWORD=change-me-please rise dev --port 8000",
+    ],
+    "install": [
+        "rise install --export --values rise-values.toml > rise.yaml",
+        "rise install --apply --values rise-values.toml",
+        "rise install --export --format compose > compose.yaml",
+    ],
     "deployment list": ["rise d ls secret-app"],
     "deployment show": ["rise d s secret-app 20261202-153109-627b --follow"],
     "deployment stop": ["rise d stop secret-app"],
