@@ -35,6 +35,13 @@ EXAMPLES: dict[str, list[str]] = {
         "rise p update secret-app --review required --max-replicas 4",
     ],
     "project delete": ["rise p rm secret-app --yes"],
+    "review list": ["rise review ls", "rise review ls shop --all -o json"],
+    "review show": [
+        "rise review show 20261202-153012-ab12",
+        "rise review show shop/20261202-153012-ab12 --max-lines 200",
+    ],
+    "review approve": ["rise review approve shop/20261202-153012-ab12"],
+    "review reject": ['rise review reject 20261202-153012-ab12 --reason "debug build"'],
     "deployment create": [
         "rise d c                                   # the app in this folder",
         "rise d c secret-app -E staging -e LOG_LEVEL=debug",
