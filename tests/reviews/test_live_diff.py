@@ -15,16 +15,13 @@ import pytest
 from reconciler.render import RenderSettings
 from reconciler.runtimes.kubeapi import KubeApi
 from reconciler.runtimes.kubernetes import KubernetesRuntime
-from reconciler.server.app import create_app
-from reconciler.server.config import load_config
-from reconciler.server.context import build_context
 from reconciler.server.forges import build_forge
 from reconciler.server.pull_requests import PullRequestReviewer
 from reconciler.state import StateRepo
 from schemas.server import ForgeConfig
 from tests.kubeapi._kube import Kube
 from tests.reconciler.runtimes.helpers import IMAGE
-from tests.server.conftest import ADMIN_PASSWORD, InProcessServer, image
+from tests.server.conftest import image, kube_server
 from tests.support.kubeapi.fixtures import KubeTarget
 from tests.support.waiting import eventually
 
@@ -33,21 +30,8 @@ pytestmark = pytest.mark.kube
 
 @pytest.fixture
 def api(kube_target: KubeTarget, tmp_path: Path) -> Iterator[httpx.Client]:
-    flags = {
-        "data_dir": str(tmp_path / "data"),
-        "runtime.kind": "kubernetes",
-        "runtime.rollout_poll_seconds": 0.2,
-        "kubernetes.kubeconfig": str(kube_target.kubeconfig),
-        "kubernetes.leader_election": False,
-    }
-    ctx = build_context(load_config(flags=flags), {"RISE_ADMIN_PASSWORD": ADMIN_PASSWORD})
-    with InProcessServer(create_app(ctx)) as http:
-        login = {"username": "admin", "password": ADMIN_PASSWORD}
-        token = http.post("/api/v1/auth/login", json=login).json()["access_token"]
-        http.headers["Authorization"] = f"Bearer {token}"
-        assert http.post("/api/v1/projects", json={"name": "live"}).status_code == 201
+    with kube_server(kube_target.kubeconfig, tmp_path / "data", "live") as http:
         yield http
-        http.delete("/api/v1/projects/live")
 
 
 def test_the_review_diff_is_against_the_cluster(

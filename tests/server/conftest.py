@@ -9,6 +9,7 @@ admin) and returns a client logged in as that user.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -175,3 +176,29 @@ class InProcessServer:
         self._client.close()
         self._server.should_exit = True
         self._thread.join(30)
+
+
+@contextlib.contextmanager
+def kube_server(kubeconfig: Path, data_dir: Path, project: str) -> Iterator[httpx.Client]:
+    """A server whose loop reconciles onto the cluster of ``kubeconfig``, logged in as the
+    admin, with ``project`` created (and deleted after: a real cluster gets its namespace
+    back)."""
+    from reconciler.server.app import create_app
+    from reconciler.server.config import load_config
+    from reconciler.server.context import build_context
+
+    flags = {
+        "data_dir": str(data_dir),
+        "runtime.kind": "kubernetes",
+        "runtime.rollout_poll_seconds": 0.2,
+        "kubernetes.kubeconfig": str(kubeconfig),
+        "kubernetes.leader_election": False,
+    }
+    ctx = build_context(load_config(flags=flags), {"RISE_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    with InProcessServer(create_app(ctx)) as http:
+        login = {"username": "admin", "password": ADMIN_PASSWORD}
+        token = http.post("/api/v1/auth/login", json=login).json()["access_token"]
+        http.headers["Authorization"] = f"Bearer {token}"
+        assert http.post("/api/v1/projects", json={"name": project}).status_code == 201
+        yield http
+        http.delete(f"/api/v1/projects/{project}")

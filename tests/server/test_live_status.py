@@ -14,11 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.server.app import create_app
-from reconciler.server.config import load_config
-from reconciler.server.context import build_context
 from tests.reconciler.runtimes.helpers import BROKEN_IMAGE, IMAGE
-from tests.server.conftest import ADMIN_PASSWORD, InProcessServer
+from tests.server.conftest import kube_server
 from tests.support.kubeapi.fixtures import KubeTarget
 from tests.support.waiting import eventually
 
@@ -30,21 +27,8 @@ _DEPLOYMENTS = "/api/v1/projects/shop/deployments"
 @pytest.fixture
 def api(kube_target: KubeTarget, tmp_path: Path) -> Iterator[httpx.Client]:
     """A server whose loop reconciles onto ``kube_target``, logged in as the admin."""
-    flags = {
-        "data_dir": str(tmp_path / "data"),
-        "runtime.kind": "kubernetes",
-        "runtime.rollout_poll_seconds": 0.2,
-        "kubernetes.kubeconfig": str(kube_target.kubeconfig),
-        "kubernetes.leader_election": False,
-    }
-    ctx = build_context(load_config(flags=flags), {"RISE_ADMIN_PASSWORD": ADMIN_PASSWORD})
-    with InProcessServer(create_app(ctx)) as http:
-        login = {"username": "admin", "password": ADMIN_PASSWORD}
-        token = http.post("/api/v1/auth/login", json=login).json()["access_token"]
-        http.headers["Authorization"] = f"Bearer {token}"
-        assert http.post("/api/v1/projects", json={"name": "shop"}).status_code == 201
+    with kube_server(kube_target.kubeconfig, tmp_path / "data", "shop") as http:
         yield http
-        http.delete("/api/v1/projects/shop")  # a real cluster gets its namespace back
 
 
 def _deploy(http: httpx.Client, image: str) -> str:
