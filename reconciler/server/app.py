@@ -28,6 +28,7 @@ from reconciler.server.api import auth, deployments, env, projects, reviews, tea
 from reconciler.server.auth import authenticate
 from reconciler.server.authz import project_actions
 from reconciler.server.context import ServerContext
+from reconciler.server.door import BodyDoor
 from reconciler.server.errors import EXCEPTION_HANDLERS
 from reconciler.server.logs import RequestLog
 from reconciler.server.openapi import ApiRoute, Operation
@@ -85,7 +86,10 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestLog, metrics=ctx.metrics, route_of=_route_namer(routes))],
+        middleware=[
+            Middleware(RequestLog, metrics=ctx.metrics, route_of=_route_namer(routes)),
+            Middleware(BodyDoor, routes=lambda: app.routes),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

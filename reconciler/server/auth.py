@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Iterable
 
 from starlette.concurrency import run_in_threadpool
@@ -79,6 +80,12 @@ class Authenticator:
             verified = self._tokens.verify_access(token)
         except TokenError as exc:
             raise _unauthorized(str(exc)) from None
+        if verified.kind == "user":
+            user = self._users.get(verified.subject)
+            if user is None:
+                raise _unauthorized(f"user {verified.subject!r} no longer exists")
+            if verified.password_version != user.password_version:
+                raise _unauthorized("the password changed since this token was issued")
         return self.principal(verified.subject, verified.kind)
 
     async def _from_basic(self, value: str) -> Principal:
@@ -88,7 +95,7 @@ class Authenticator:
             raise _unauthorized("malformed Basic credentials") from None
         if not sep or not username:
             raise _unauthorized("Basic credentials must be 'username:password'")
-        if secret.count(".") == 2:  # a JWT given as the password
+        if _looks_like_jwt(secret):  # a token given as the password (docker login)
             principal = self._from_token(secret)
             if principal.username != username:
                 raise _unauthorized("the token belongs to another user")
@@ -103,6 +110,18 @@ async def authenticate(request: Request) -> Principal | None:
     """The caller of ``request`` to this rise server, or None (for the registry routes)."""
     authenticator: Authenticator = request.app.state.authenticator
     return await authenticator.authenticate(request)
+
+
+def _looks_like_jwt(secret: str) -> bool:
+    """A compact JWS whose header names an algorithm; a password with two dots is none."""
+    header, *rest = secret.split(".")
+    if len(rest) != 2:
+        return False
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except (binascii.Error, ValueError):
+        return False
+    return isinstance(decoded, dict) and "alg" in decoded
 
 
 def _unauthorized(message: str) -> ApiError:

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.routing import BaseRoute, Route
 
+from reconciler.server.door import MAX_BODY_BYTES
 from schemas.api import ErrorBody
 
 _REF = "#/components/schemas/{model}"
@@ -26,6 +27,7 @@ _ERROR_TEXT = {
     404: "Not found (or not visible to you)",
     409: "Conflicts with the current state",
     413: "Body too large",
+    415: "The body is not JSON",
     429: "Too many attempts",
     501: "Not available yet",
     503: "Shutting down or state repository unavailable",
@@ -46,6 +48,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     media_type: str = "application/json"
     tag: str | None = None
+    max_body_bytes: int = MAX_BODY_BYTES
+    """The body cap ``BodyDoor`` enforces on this route."""
 
 
 class ApiRoute(Route):
@@ -55,6 +59,7 @@ class ApiRoute(Route):
         super().__init__(path, endpoint, methods=[method])
         self.method = method
         self.operation = operation
+        self.max_body_bytes = operation.max_body_bytes
 
 
 def document(routes: Iterable[BaseRoute], version: str) -> dict[str, Any]:
@@ -123,7 +128,8 @@ def _operation(route: ApiRoute, refs: Mapping[Any, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": _schema(op.body, refs)}},
         }
     error = {"application/json": {"schema": _schema(ErrorBody, refs)}}
-    codes = set(op.errors) | ({400} if op.body else set()) | (set() if op.public else {401})
+    codes = set(op.errors) | ({400, 413, 415} if op.body else set())
+    codes |= set() if op.public else {401}
     for code in sorted(codes):
         out["responses"][str(code)] = {
             "description": _ERROR_TEXT.get(code, "Error"),

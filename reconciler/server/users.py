@@ -135,6 +135,13 @@ class UserStore:
             self._failures.pop(username, None)
             return _user(username, record)
 
+    def delete(self, username: str) -> None:
+        """Remove a user; their tokens stop working at once (``Authenticator`` looks them up)."""
+        with self._lock:
+            if self._records.pop(username, None) is None:
+                raise UserError(f"user {username!r} does not exist")
+            self._save()
+
     # -- logging in ------------------------------------------------------------------------
 
     def verify(self, username: str, password: str) -> User | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import threading
 from collections import OrderedDict
@@ -29,6 +28,7 @@ from starlette.routing import BaseRoute
 
 from reconciler.server.api._http import read_capped, respond
 from reconciler.server.context import ServerContext
+from reconciler.server.door import loads
 from reconciler.server.errors import ApiError
 from reconciler.server.openapi import ApiRoute, Operation
 from reconciler.state import StateError, StateRepo
@@ -171,6 +171,7 @@ def routes(ctx: ServerContext, refresher: Refresher) -> list[BaseRoute]:
                 public=True,
                 errors=(400, 401, 413),
                 tag="webhooks",
+                max_body_bytes=settings.max_body_bytes,
             ),
         )
     ]
@@ -227,10 +228,7 @@ def _credential(provider: _Provider, headers: Mapping[str, str]) -> str | None:
 
 
 def _json(body: bytes) -> dict[str, object]:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}", None) from None
+    payload = loads(body)
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object", None)
     return payload

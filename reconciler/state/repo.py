@@ -227,12 +227,24 @@ class StateRepo:
         return hit
 
     def history(
-        self, path: str, ref: str | None = None, limit: int | None = None
+        self,
+        path: str,
+        ref: str | None = None,
+        limit: int | None = None,
+        *,
+        within: str | None = None,
     ) -> list[HistoryEntry]:
-        """Commits that changed ``path``, newest first (``git log -- path``, first parents)."""
+        """Commits that changed ``path``, newest first (``git log -- path``, first parents).
+
+        ``within`` bounds the walk to one lifetime of that path: it stops at the first commit
+        (going back) that does not hold it. A project's history is read within its
+        ``project.toml``, so a new project never inherits a deleted namesake's deployments.
+        """
         entries: list[HistoryEntry] = []
         commit: pygit2.Commit | None = self.resolve(ref)
         while commit is not None and (limit is None or len(entries) < limit):
+            if within is not None and _blob_id(commit.tree, within) is None:
+                break
             parent = commit.parents[0] if commit.parents else None
             here = _blob_id(commit.tree, path)
             before = _blob_id(parent.tree, path) if parent is not None else None

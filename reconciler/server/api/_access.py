@@ -39,8 +39,19 @@ def visible_project(
     404 when it is missing or invisible to ``principal``, 403 when ``need`` is more than the
     caller may do. Blocking: call it off the event loop.
     """
+    return visible_project_access(store, principal, name, need)[0]
+
+
+def visible_project_access(
+    store: Store, principal: Principal, name: str, need: Access = Access.READ
+) -> tuple[ProjectState, Access]:
+    """``visible_project`` and what ``principal`` may do with it."""
     read = head_reader(store)
-    return _checked(read_project(read, name), principal, name, need, read_teams(read))
+    teams = read_teams(read)
+    state = _checked(read_project(read, name), principal, name, need, teams)
+    if state.project is None:
+        return state, Access.CHANGE  # an invalid project: only admins get this far
+    return state, project_access(principal, state.project, teams)
 
 
 def editable_project(

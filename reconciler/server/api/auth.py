@@ -16,6 +16,7 @@ from reconciler.server.tokens import TokenError
 from reconciler.server.users import User, UserError
 from schemas.api import (
     AuthConfigInfo,
+    Deleted,
     LoginRequest,
     Me,
     OidcInfo,
@@ -117,6 +118,17 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             ) from None
         return respond(_info(user))
 
+    async def delete_user(request: Request) -> Response:
+        _admin(await caller(request, ctx))
+        name = path_name(request, "user", "user name")
+        try:
+            await blocking(ctx.users.delete, name)
+        except UserError as exc:
+            raise ApiError(
+                404, "not_found", str(exc), "admins list users with GET /api/v1/users"
+            ) from None
+        return respond(Deleted(name=name, commit=None))
+
     return [
         ApiRoute(
             "/api/v1/auth/login",
@@ -175,6 +187,17 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 response=UserInfo,
                 status=201,
                 errors=(403, 409),
+                tag=_TAG,
+            ),
+        ),
+        ApiRoute(
+            "/api/v1/users/{user}",
+            delete_user,
+            "DELETE",
+            Operation(
+                "Remove a local user; their tokens stop working at once (admins)",
+                response=Deleted,
+                errors=(403, 404),
                 tag=_TAG,
             ),
         ),

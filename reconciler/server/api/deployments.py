@@ -15,7 +15,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from reconciler.server.api._access import editable_project, visible_project
-from reconciler.server.api._http import blocking, caller, path_name, read_body, respond
+from reconciler.server.api._http import (
+    blocking,
+    caller,
+    path_name,
+    query_int,
+    read_body,
+    respond,
+)
 from reconciler.server.api._views import deployment_info
 from reconciler.server.authz import Access, Principal
 from reconciler.server.context import ServerContext
@@ -58,7 +65,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         name = path_name(request, "project", "project name")
         principal = await caller(request, ctx)
         state = await blocking(visible_project, ctx.store, principal, name)
-        limit = _limit(request.query_params.get("limit"))
+        limit = query_int(request, "limit", _DEFAULT_LIMIT, 1, _MAX_LIMIT)
         recorded = await blocking(_history, ctx, name, limit)
         rows = [
             deployment_info(ctx, name, r.deployment, state.deployment, r.commit) for r in recorded
@@ -287,7 +294,8 @@ def _history(ctx: ServerContext, name: str, limit: int | None) -> list[_Recorded
     """Deployments newest first: each with its latest content and the commit that created it."""
     path = project_file(name, "deployment.toml")
     found: dict[str, _Recorded] = {}
-    for entry in ctx.store.repo.history(path, limit=limit):
+    lifetime = project_file(name, "project.toml")
+    for entry in ctx.store.repo.history(path, limit=limit, within=lifetime):
         if entry.data is None:
             continue
         try:
@@ -319,16 +327,3 @@ def _deployment_id(request: Request) -> str:
             f"deployment id {value!r} must look like '20261122-153012-ab12'",
             "list the deployments with 'rise deployment list'",
         ) from None
-
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return _DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= _MAX_LIMIT:
-        raise ApiError(
-            400,
-            "invalid_query",
-            f"limit must be a number from 1 to {_MAX_LIMIT}",
-            "e.g. ?limit=20",
-        )
-    return int(text)
