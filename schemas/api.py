@@ -7,24 +7,25 @@ gets a close-match suggestion); responses are what the CLI reads.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 
 from schemas.base import Payload
-from schemas.deployment import DeploymentId, DeploymentState
+from schemas.deployment import (
+    PINNED_IMAGE_PATTERN,
+    DeploymentId,
+    DeploymentState,
+    image_problem,
+)
 from schemas.names import EnvKey, Name, OwnerRef
 from schemas.project import ProjectSettings, Visibility
 
-MAX_ENV_VALUE_BYTES = 32 * 1024
+MAX_ENV_VALUE_CHARS = 32 * 1024
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 
-# The same grammar as a pinned image in deployment.toml; checked here too so the API can say
-# how to get a digest instead of only that one is missing.
-_PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._\-/:]*(:[\w][\w.\-]{0,127})?@sha256:[0-9a-f]{64}$")
 
 StatusState = Literal["deploying", "running", "failed", "stopped", "unknown"]
 RowStatus = Literal["deploying", "running", "failed", "stopped", "unknown", "invalid"]
@@ -32,7 +33,8 @@ DeploymentRowStatus = Literal["deploying", "running", "failed", "stopped", "unkn
 
 
 def _pinned(value: str) -> str:
-    if not _PINNED_IMAGE.match(value):
+    """The grammar of deployment.toml's image; the message says how to get a digest."""
+    if image_problem(value):
         raise ValueError(
             f"image {value!r} is not pinned by digest; push it first and deploy the digest the "
             "push printed ('registry/app@sha256:<64 hex>'), or resolve a tag with "
@@ -45,11 +47,14 @@ def _text(value: str) -> str:
     if "\0" in value:
         raise ValueError("value must not contain NUL characters")
     try:
-        size = len(value.encode("utf-8"))
+        value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("value must be valid UTF-8 text") from None
-    if size > MAX_ENV_VALUE_BYTES:
-        raise ValueError(f"value is {size} bytes; the limit is {MAX_ENV_VALUE_BYTES}")
+    # Counted in characters, as the OpenAPI document's maxLength counts them.
+    if len(value) > MAX_ENV_VALUE_CHARS:
+        raise ValueError(
+            f"value is {len(value)} characters long; the limit is {MAX_ENV_VALUE_CHARS}"
+        )
     return value
 
 
@@ -65,9 +70,30 @@ def _password(value: str) -> str:
     return value
 
 
-PinnedImageRef = Annotated[str, AfterValidator(_pinned)]
-EnvValue = Annotated[str, AfterValidator(_text)]
-Password = Annotated[str, AfterValidator(_password)]
+PinnedImageRef = Annotated[
+    str,
+    AfterValidator(_pinned),
+    WithJsonSchema({"type": "string", "pattern": PINNED_IMAGE_PATTERN, "maxLength": 512}),
+]
+EnvValue = Annotated[
+    str,
+    AfterValidator(_text),
+    WithJsonSchema(
+        {"type": "string", "pattern": "^[^\\u0000]*$", "maxLength": MAX_ENV_VALUE_CHARS}
+    ),
+]
+Password = Annotated[
+    str,
+    AfterValidator(_password),
+    WithJsonSchema(
+        {"type": "string", "minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_LENGTH}
+    ),
+]
+
+
+MODEL_KEY = "x-rise-model"
+"""Marks a schema the OpenAPI document replaces by a reference to that model (app_config is
+parsed as a dict so its problems name .rise.toml, but documented as AppConfig)."""
 
 
 # -- errors and operations -----------------------------------------------------------------
@@ -252,9 +278,10 @@ class DeploymentCreate(Payload):
     from_: DeploymentId | None = Field(
         default=None, alias="from", description="redeploy this earlier deployment (rollback)"
     )
-    app_config: dict[str, Any] | None = Field(
-        default=None, description="the app's .rise.toml as a JSON object"
-    )
+    app_config: Annotated[
+        dict[str, Any] | None,
+        WithJsonSchema({"anyOf": [{"type": "object", MODEL_KEY: "AppConfig"}, {"type": "null"}]}),
+    ] = Field(default=None, description="the app's .rise.toml as a JSON object")
 
 
 # -- environment ---------------------------------------------------------------------------

@@ -16,18 +16,23 @@ BuildBackend = Literal[
 ]
 
 # Kubernetes resource quantities: "250m", "0.5", "512Mi", "1G".
-_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+QUANTITY_PATTERN = r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+_QUANTITY = re.compile(QUANTITY_PATTERN)
 
 
 def _quantity(value: str) -> str:
-    if not _QUANTITY.match(value):
+    if not _QUANTITY.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a Kubernetes quantity (examples: '250m', '0.5', '512Mi', '1Gi')"
         )
     return value
 
 
-Quantity = Annotated[str, AfterValidator(_quantity)]
+Quantity = Annotated[
+    str,
+    AfterValidator(_quantity),
+    WithJsonSchema({"type": "string", "pattern": QUANTITY_PATTERN, "maxLength": 32}),
+]
 
 
 def _http_path(value: str) -> str:
@@ -103,6 +108,7 @@ class AppConfig(FileModel):
                         "required": ["name"],
                         "additionalProperties": False,
                     },
+                    {"type": "null"},
                 ]
             }
         ),

@@ -24,8 +24,8 @@ from typing import Literal
 from reconciler.server.errors import ApiError
 from reconciler.state import Snapshot
 from schemas import Owner, ProjectFile, TeamFile
-from schemas.project import ProjectSettings
 from schemas.errors import suggest
+from schemas.project import ProjectSettings
 
 TeamLookup = Callable[[str], TeamFile | None]
 
@@ -114,7 +114,8 @@ def check_policy(principal: Principal, old: ProjectSettings, new: ProjectSetting
     """Raise a 403 unless ``principal`` may change ``old`` policy settings into ``new``."""
     if principal.is_admin or old == new:
         return
-    changed = sorted(key for key in type(new).model_fields if getattr(old, key) != getattr(new, key))
+    fields = type(new).model_fields
+    changed = sorted(key for key in fields if getattr(old, key) != getattr(new, key))
     raise ApiError(
         403,
         "policy_admins_only",

@@ -17,7 +17,10 @@ from pydantic.json_schema import models_json_schema
 from starlette.routing import BaseRoute, Route
 
 from reconciler.server.door import MAX_BODY_BYTES
-from schemas.api import ErrorBody
+from schemas import AppConfig
+from schemas.api import MODEL_KEY, ErrorBody
+from schemas.deployment import DEPLOYMENT_ID_PATTERN
+from schemas.names import ENV_KEY_JSON_SCHEMA, NAME_JSON_SCHEMA
 
 _REF = "#/components/schemas/{model}"
 _ERROR_TEXT = {
@@ -44,7 +47,8 @@ class Operation:
     status: int = 200
     public: bool = False
     """Needs no token."""
-    query: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str | tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    """Query parameters: a description, or (description, JSON schema) when not any string."""
     errors: tuple[int, ...] = ()
     media_type: str = "application/json"
     tag: str | None = None
@@ -66,6 +70,7 @@ def document(routes: Iterable[BaseRoute], version: str) -> dict[str, Any]:
     api_routes = [r for r in routes if isinstance(r, ApiRoute)]
     models = _models(api_routes)
     refs, definitions = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
+    _link_models(definitions)
     paths: dict[str, dict[str, Any]] = {}
     for route in api_routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs)
@@ -89,7 +94,8 @@ def document(routes: Iterable[BaseRoute], version: str) -> dict[str, Any]:
 
 
 def _models(routes: list[ApiRoute]) -> list[type[BaseModel]]:
-    seen: dict[str, type[BaseModel]] = {"ErrorBody": ErrorBody}
+    # AppConfig is what DeploymentCreate's app_config refers to (``APP_CONFIG_REF``).
+    seen: dict[str, type[BaseModel]] = {"ErrorBody": ErrorBody, "AppConfig": AppConfig}
     for route in routes:
         for model in (route.operation.body, route.operation.response):
             if model is not None:
@@ -107,19 +113,14 @@ def _operation(route: ApiRoute, refs: Mapping[Any, Any]) -> dict[str, Any]:
     if op.tag:
         out["tags"] = [op.tag]
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": _path_schema(name)}
         for name in route.param_convertors
     ]
-    parameters += [
-        {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "description": text,
-            "schema": {"type": "string"},
-        }
-        for name, text in op.query.items()
-    ]
+    for name, spec in op.query.items():
+        text, schema = spec if isinstance(spec, tuple) else (spec, {"type": "string"})
+        parameters.append(
+            {"name": name, "in": "query", "required": False, "description": text, "schema": schema}
+        )
     if parameters:
         out["parameters"] = parameters
     if op.body is not None:
@@ -138,6 +139,33 @@ def _operation(route: ApiRoute, refs: Mapping[Any, Any]) -> dict[str, Any]:
     if op.public:
         out["security"] = []
     return out
+
+
+def _link_models(node: Any) -> None:
+    """Replace each ``{MODEL_KEY: name}`` schema by a reference to that model's schema."""
+    if isinstance(node, dict):
+        children = list(node.items())
+    else:
+        children = list(enumerate(node)) if isinstance(node, list) else []
+    for key, value in children:
+        if isinstance(value, dict) and MODEL_KEY in value:
+            node[key] = {"$ref": _REF.format(model=value[MODEL_KEY])}
+        else:
+            _link_models(value)
+
+
+def _path_schema(param: str) -> dict[str, Any]:
+    """The rule each path parameter is checked by (``path_name`` and friends)."""
+    names = {**NAME_JSON_SCHEMA}
+    names.pop("description", None)
+    schemas: dict[str, dict[str, Any]] = {
+        "project": names,
+        "team": names,
+        "user": {"anyOf": [{"const": "me"}, names]},
+        "deployment": {"type": "string", "pattern": DEPLOYMENT_ID_PATTERN},
+        "key": ENV_KEY_JSON_SCHEMA,
+    }
+    return schemas.get(param, {"type": "string"})
 
 
 def _operation_id(route: ApiRoute) -> str:

@@ -83,7 +83,7 @@ def test_invalid_app_config_is_refused_naming_the_key(server: RunningServer, dev
         "/api/v1/projects/strict/deployments", json={"image": image("strict"), "replicas": 11}
     )
     assert too_many.status_code == 400
-    assert "allows (10)" in too_many.json()["message"]
+    assert "above this project's max_replicas = 10" in too_many.json()["message"]
     assert StateRepo(server.state_repo).snapshot().projects["strict"].deployment is None
 
 

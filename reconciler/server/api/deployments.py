@@ -131,7 +131,12 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 "Deployment history, newest first, with live status",
                 response=DeploymentInfo,
                 many=True,
-                query={"limit": f"history entries to read (default {_DEFAULT_LIMIT})"},
+                query={
+                    "limit": (
+                        f"history entries to read (default {_DEFAULT_LIMIT})",
+                        {"type": "integer", "minimum": 1, "maximum": _MAX_LIMIT},
+                    )
+                },
                 errors=(404,),
                 tag=_TAG,
             ),
@@ -187,10 +192,9 @@ async def _deploy(
     deployment = _new_deployment(ctx, principal, body, source)
 
     def change(edit: Edit) -> str:
-        project = editable_project(edit, principal, name)
-        _check_policy(name, project, deployment, app)
-        effective = app or read_model(edit, project_file(name, ".rise.toml"), AppConfig)
-        _check_environment(deployment.environment, effective)
+        # Caps, environments and reserved names are checked on the written tree by the one
+        # validator (Store.commit -> schemas.checks), as the reconciler will check them.
+        _check_review(name, editable_project(edit, principal, name))
         write_model(edit, project_file(name, "deployment.toml"), deployment)
         if app is not None:
             edit.write(project_file(name, ".rise.toml"), _app_toml(name, app))
@@ -253,9 +257,7 @@ def _app_toml(name: str, app: AppConfig) -> str:
     return dump_toml({"project": name, **data})
 
 
-def _check_policy(
-    name: str, project: ProjectFile, deployment: DeploymentFile, app: AppConfig | None
-) -> None:
+def _check_review(name: str, project: ProjectFile) -> None:
     if project.settings.review == "required":
         raise ApiError(
             409,
@@ -264,30 +266,6 @@ def _check_policy(
             "not take reviews yet",
             "set the project's review policy to 'optional' to deploy directly",
         )
-    cap = project.settings.max_replicas
-    wanted = [deployment.replicas, app.deploy.replicas if app else None]
-    too_many = max((n for n in wanted if n is not None), default=0)
-    if too_many > cap:
-        raise ApiError(
-            400,
-            "too_many_replicas",
-            f"{too_many} replicas is more than project {name!r} allows ({cap})",
-            "ask an admin to raise the project's max_replicas setting",
-        )
-
-
-def _check_environment(environment: str | None, app: AppConfig | None) -> None:
-    if environment is None:
-        return
-    try:
-        (app or AppConfig()).for_environment(environment)
-    except KeyError as exc:
-        raise ApiError(
-            400,
-            "unknown_environment",
-            str(exc.args[0]),
-            "define [environments.<name>] in .rise.toml, or leave out the environment",
-        ) from None
 
 
 def _history(ctx: ServerContext, name: str, limit: int | None) -> list[_Recorded]:
