@@ -29,7 +29,7 @@ from reconciler.server.auth import authenticate
 from reconciler.server.authz import project_actions
 from reconciler.server.context import ServerContext
 from reconciler.server.door import BodyDoor
-from reconciler.server.errors import EXCEPTION_HANDLERS
+from reconciler.server.errors import EXCEPTION_HANDLERS, internal_error
 from reconciler.server.logs import RequestLog
 from reconciler.server.openapi import ApiRoute, Operation
 from reconciler.state import StateError
@@ -87,7 +87,12 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(RequestLog, metrics=ctx.metrics, route_of=_route_namer(routes)),
+            Middleware(
+                RequestLog,
+                metrics=ctx.metrics,
+                route_of=_route_namer(routes),
+                internal_error=internal_error,
+            ),
             Middleware(BodyDoor, routes=lambda: app.routes),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

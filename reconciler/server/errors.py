@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from reconciler.state import CommitConflict, StateError
 from schemas import SchemaError
@@ -119,17 +120,15 @@ async def _state_error(request: Request, exc: Exception) -> Response:
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(
-        request,
-        ApiError(
-            500,
-            "internal_error",
-            "the server failed to handle this request",
-            "retry; if it persists, give the request id to an operator",
-        ),
+async def internal_error(scope: Scope, receive: Receive, send: Send) -> None:
+    """The 500 answer (``RequestLog`` logs the error): no internals, only the request id."""
+    error = ApiError(
+        500,
+        "internal_error",
+        "the server failed to handle this request",
+        "retry; if it persists, give the request id to an operator",
     )
+    await error_response(Request(scope), error)(scope, receive, send)
 
 
 EXCEPTION_HANDLERS = {
@@ -137,5 +136,4 @@ EXCEPTION_HANDLERS = {
     HTTPException: _http_exception,
     CommitConflict: _conflict,
     StateError: _state_error,
-    Exception: _unexpected,
 }
