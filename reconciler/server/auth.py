@@ -13,37 +13,45 @@ import binascii
 import json
 from collections.abc import Iterable
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from reconciler.server.authz import Principal
 from reconciler.server.errors import ApiError
+from reconciler.server.throttle import PasswordGate, Throttled
 from reconciler.server.tokens import Kind, TokenError, TokenService
 from reconciler.server.users import LockedOut, User, UserStore
 
 _LOGIN_HINT = "log in with 'rise login' and send the token as 'Authorization: Bearer <token>'"
 
 
-async def check_password(users: UserStore, username: str, password: str) -> User | None:
-    """The user this password belongs to, or None; a locked-out name is a 429 that says when
-    to try again (login and HTTP Basic share the lockout, so they share this answer)."""
-    try:
-        return await run_in_threadpool(users.verify, username, password)
-    except LockedOut as exc:
-        raise ApiError(
-            429,
-            "locked_out",
-            str(exc),
-            "wait, or ask an admin to reset the password",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from None
-
-
 class Authenticator:
-    def __init__(self, tokens: TokenService, users: UserStore, admins: Iterable[str]):
+    def __init__(
+        self,
+        tokens: TokenService,
+        users: UserStore,
+        admins: Iterable[str],
+        gate: PasswordGate,
+    ):
         self._tokens = tokens
         self._users = users
         self._admins = frozenset(admins)
+        self._gate = gate
+
+    async def check_password(self, request: Request, username: str, password: str) -> User | None:
+        """The user this password belongs to, or None; a 429 that says when to try again
+        while the client is throttled or the name locked out for it (login and HTTP Basic
+        share both, so they share this answer)."""
+        client = request.client.host if request.client else "unknown"
+        try:
+            return await self._gate.run(client, self._users.verify, username, password, client)
+        except (LockedOut, Throttled) as exc:
+            raise ApiError(
+                429,
+                "locked_out" if isinstance(exc, LockedOut) else "too_many_attempts",
+                str(exc),
+                "wait, or ask an admin to reset the password",
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
 
     def principal(self, username: str, kind: Kind = "user") -> Principal:
         """The caller as authorization sees them, with admin rights looked up now."""
@@ -68,7 +76,7 @@ class Authenticator:
         if scheme == "bearer":
             principal = self._from_token(value.strip())
         elif scheme == "basic":
-            principal = await self._from_basic(value.strip())
+            principal = await self._from_basic(request, value.strip())
         else:
             raise _unauthorized("authentication required")
         request.state.principal = principal
@@ -88,7 +96,7 @@ class Authenticator:
                 raise _unauthorized("the password changed since this token was issued")
         return self.principal(verified.subject, verified.kind)
 
-    async def _from_basic(self, value: str) -> Principal:
+    async def _from_basic(self, request: Request, value: str) -> Principal:
         try:
             username, sep, secret = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
@@ -100,7 +108,7 @@ class Authenticator:
             if principal.username != username:
                 raise _unauthorized("the token belongs to another user")
             return principal
-        user = await check_password(self._users, username, secret)
+        user = await self.check_password(request, username, secret)
         if user is None:
             raise _unauthorized("wrong username or password")
         return self.principal(user.username)

@@ -27,6 +27,7 @@ from reconciler.secrets import SecretBox
 from reconciler.server.auth import Authenticator
 from reconciler.server.metrics import Metrics
 from reconciler.server.store import Store
+from reconciler.server.throttle import PasswordGate, RateLimiter
 from reconciler.server.tokens import TokenService
 from reconciler.server.users import UserStore
 from reconciler.state import Remote, StateError, StateRepo
@@ -114,7 +115,15 @@ def build_context(
         store=Store(repo, metrics),
         users=users,
         tokens=tokens,
-        authenticator=Authenticator(tokens, users, config.auth.admins),
+        authenticator=Authenticator(
+            tokens,
+            users,
+            config.auth.admins,
+            PasswordGate(
+                RateLimiter(local.login_per_second, local.login_burst),
+                concurrency=local.hashing_concurrency,
+            ),
+        ),
         secrets=secrets_box,
         controller=controller or build_controller(config, repo, metrics, secrets_box),
         metrics=metrics,
