@@ -12,6 +12,9 @@ means fetch, re-apply, retry.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import queue
 import random
 import threading
 import time
@@ -20,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pygit2
 
@@ -38,11 +42,27 @@ COMMITTER = ("rise", "rise@localhost")
 # libgit2 caches parsed trees only up to 4 KiB by default; the projects/ tree of a
 # 10,000-project repo is ~350 KiB and would be re-parsed on every path lookup.
 pygit2.settings.cache_object_limit(pygit2.GIT_OBJECT_TREE, 1 << 22)
+# Each handle's object cache may otherwise grow to 256 MiB; handles are pooled (at most
+# MAX_HANDLES), so this bounds what git reads can hold: MAX_HANDLES x this.
+pygit2.settings.cache_max_size(32 << 20)
+MAX_HANDLES = 4
 _PARSE_CACHE_LIMIT = 200_000
 _LISTINGS_KEPT = 4
 
 ChangeFn = Callable[[Edit], str | None]
+F = TypeVar("F", bound=Callable[..., Any])
 """Stages changes on an Edit and returns the commit message, or None to commit nothing."""
+
+
+def _leased(method: F) -> F:
+    """Run a method while this thread holds a pooled handle (``StateRepo._lease``)."""
+
+    @functools.wraps(method)
+    def run(self: StateRepo, *args: Any, **kwargs: Any) -> Any:
+        with self._lease():
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 class StateError(RuntimeError):
@@ -89,7 +109,13 @@ class Remote:
 
 
 class StateRepo:
-    """One state repository. Safe to share between threads; each thread gets its own handle."""
+    """One state repository. Safe to share between threads.
+
+    libgit2 handles must not be used by two threads at once, and each one caches objects, so
+    a handle per worker thread (a server has dozens) multiplies memory. Every public method
+    leases one of at most ``MAX_HANDLES`` pooled handles for its duration instead (waiting
+    when all are out); a thread that already holds one reuses it, so methods may nest.
+    """
 
     def __init__(self, path: str | Path, branch: str | None = None, remote: Remote | None = None):
         """Open the repo at ``path`` (bare or a clone); ``branch`` defaults to what HEAD names."""
@@ -101,7 +127,11 @@ class StateRepo:
         self.branch = branch or _head_branch(handle)
         self.remote = remote
         self._local = threading.local()
-        self._local.repo = handle
+        self._pool: queue.LifoQueue[tuple[int, pygit2.Repository]] = queue.LifoQueue()
+        self._pool_lock = threading.Lock()
+        self._opened = 1
+        self._generation = 0
+        self._pool.put((0, handle))
         self._parse_cache: ParseCache = {}
         self._listings: dict[pygit2.Oid, dict[str, pygit2.Oid]] = {}
         self._listings_lock = threading.Lock()
@@ -150,17 +180,50 @@ class StateRepo:
 
     @property
     def git(self) -> pygit2.Repository:
-        handle = getattr(self._local, "repo", None)
-        if handle is None:
-            handle = self._local.repo = pygit2.Repository(self.path)
-        return handle
+        """The handle this thread leased; outside a lease (tools, tests) a fresh one."""
+        lease = getattr(self._local, "lease", None)
+        return lease[1] if lease is not None else pygit2.Repository(self.path)
+
+    @property
+    def handles_open(self) -> int:
+        """How many git handles this instance holds (never more than ``MAX_HANDLES``)."""
+        return self._opened
+
+    @contextlib.contextmanager
+    def _lease(self) -> Iterator[pygit2.Repository]:
+        held = getattr(self._local, "lease", None)
+        if held is not None:
+            yield held[1]
+            return
+        lease = self._take()
+        self._local.lease = lease
+        try:
+            yield lease[1]
+        finally:
+            self._local.lease = None
+            self._give_back(lease)
+
+    def _take(self) -> tuple[int, pygit2.Repository]:
+        with self._pool_lock:
+            if self._pool.empty() and self._opened < MAX_HANDLES:
+                self._opened += 1
+                return self._generation, pygit2.Repository(self.path)
+        return self._pool.get()
+
+    def _give_back(self, lease: tuple[int, pygit2.Repository]) -> None:
+        with self._pool_lock:
+            if lease[0] != self._generation:  # opened before a repack: reopen instead
+                lease = (self._generation, pygit2.Repository(self.path))
+        self._pool.put(lease)
 
     # -- reading -------------------------------------------------------------------------
 
+    @_leased
     def head(self, branch: str | None = None) -> str | None:
         ref = self.git.references.get(self._ref(branch))
         return str(ref.target) if ref is not None else None
 
+    @_leased
     def resolve(self, ref: str | None = None) -> pygit2.Commit:
         """A commit by branch name, full ref, tag or (short) id; StateError says what failed."""
         repo = self.git
@@ -182,18 +245,22 @@ class StateRepo:
         commit = obj.peel(pygit2.Commit)
         return commit
 
+    @_leased
     def snapshot(self, ref: str | None = None) -> Snapshot:
         if len(self._parse_cache) > _PARSE_CACHE_LIMIT:
             self._parse_cache.clear()
         return read_snapshot(self.git, self.resolve(ref), self._parse_cache)
 
+    @_leased
     def project(self, name: str, ref: str | None = None) -> ProjectState | None:
         """One project at ``ref`` (validated like a snapshot), or None when there is none."""
         return read_project(self.git, self.resolve(ref), name, self._parse_cache)
 
+    @_leased
     def read(self, path: str, ref: str | None = None) -> bytes | None:
         return Edit(self.git, self.resolve(ref).tree).read(path)
 
+    @_leased
     def changed_projects(self, old: str | None, new: str | None = None) -> set[str]:
         """Projects whose files differ between two commits (``old`` None: all of ``new``).
 
@@ -226,6 +293,7 @@ class StateRepo:
                 del self._listings[next(iter(self._listings))]
         return hit
 
+    @_leased
     def history(
         self,
         path: str,
@@ -262,16 +330,19 @@ class StateRepo:
         return entries
 
     def log(self, ref: str | None = None, limit: int | None = None) -> Iterator[pygit2.Commit]:
-        """Commits on a branch, newest first, following first parents."""
-        commit: pygit2.Commit | None = self.resolve(ref)
-        count = 0
-        while commit is not None and (limit is None or count < limit):
-            yield commit
-            count += 1
-            commit = commit.parents[0] if commit.parents else None
+        """Commits on a branch, newest first, following first parents (read under one lease,
+        so the walk never shares a handle with another thread)."""
+        with self._lease():
+            commit: pygit2.Commit | None = self.resolve(ref)
+            found = []
+            while commit is not None and (limit is None or len(found) < limit):
+                found.append(commit)
+                commit = commit.parents[0] if commit.parents else None
+        return iter(found)
 
     # -- branches ------------------------------------------------------------------------
 
+    @_leased
     def branches(self, prefix: str = "") -> list[str]:
         names = self.git.raw_listall_references()
         out = []
@@ -281,6 +352,7 @@ class StateRepo:
                 out.append(name.removeprefix("refs/heads/"))
         return sorted(out)
 
+    @_leased
     def delete_branch(self, branch: str) -> None:
         if branch == self.branch:
             raise StateError(f"refusing to delete the main branch {branch!r}")
@@ -292,6 +364,7 @@ class StateRepo:
 
     # -- writing -------------------------------------------------------------------------
 
+    @_leased
     def commit(
         self,
         change: ChangeFn,
@@ -342,6 +415,7 @@ class StateRepo:
             "moving it; nothing was written, try again"
         )
 
+    @_leased
     def fetch(self) -> None:
         if self.remote is None:
             return
@@ -350,6 +424,7 @@ class StateRepo:
         except pygit2.GitError as exc:
             raise _remote_error("fetch from", self.remote, exc) from None
 
+    @_leased
     def pack_loose_objects(self) -> int:
         """Move loose objects into one pack (what ``git gc`` does); returns how many.
 
@@ -373,7 +448,8 @@ class StateRepo:
         builder.write(str(objects / "pack"))
         for path in loose:
             path.unlink(missing_ok=True)
-        self._local = threading.local()  # handles opened before the pack must rescan
+        with self._pool_lock:
+            self._generation += 1  # handles opened before the pack must rescan
         return len(loose)
 
     # -- internals -----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Abuse and resource limits (issue 14, items 12 and 14), as the attacker would try them."""
+"""Abuse and resource limits (issue 14, items 12-14), as the attacker would try them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ from pathlib import Path
 
 import httpx
 
-from tests.server.conftest import ADMIN_PASSWORD, WEBHOOK_SECRET, RunningServer, start_server
+from reconciler.state import StateRepo
+from reconciler.state.repo import MAX_HANDLES
+from tests.server.conftest import (
+    ADMIN_PASSWORD,
+    WEBHOOK_SECRET,
+    RunningServer,
+    image,
+    start_server,
+)
 
 
 def _rss_mb(pid: int) -> float:
@@ -63,6 +71,30 @@ def test_an_anonymous_login_flood_is_bounded_and_cannot_lock_the_admin_out(
             assert admin.post("/api/v1/auth/login", json=login).status_code == 200
     finally:
         server.terminate()
+
+
+def test_a_burst_of_history_reads_shares_a_few_git_handles(server: RunningServer) -> None:
+    owner = server.user("reader13")
+    owner.ok("POST", "/api/v1/projects", {"name": "busy13"}, 201)
+    for n in range(5):
+        body = {"image": image("busy13", n)}
+        owner.ok("POST", "/api/v1/projects/busy13/deployments", body, 201)
+    repo = StateRepo(server.state_repo)
+
+    def read(_: int) -> int:
+        return len(repo.history("projects/busy13/deployment.toml"))
+
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        assert set(pool.map(read, range(640))) == {5}
+    assert repo.handles_open <= MAX_HANDLES
+    # Over HTTP the same: a burst of reads from many clients answers every one.
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        statuses = set(
+            pool.map(
+                lambda _: owner.get("/api/v1/projects/busy13/deployments").status_code, range(200)
+            )
+        )
+    assert statuses == {200}
 
 
 def _push(server: RunningServer, payload: dict[str, object], delivery: str) -> httpx.Response:
