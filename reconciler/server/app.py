@@ -117,6 +117,10 @@ def _operations(ctx: ServerContext, version: str, started: threading.Event) -> l
         except StateError as exc:
             reason = f"state repository unreadable: {exc}"
             return _json(Health(status="unavailable", reason=reason), 503)
+        problem = await run_in_threadpool(ctx.store.repo.write_problem)
+        if problem is not None:
+            reason = f"state repository cannot take commits: {problem}"
+            return _json(Health(status="unavailable", reason=reason), 503)
         return _json(Health(status="ok"))
 
     async def version_info(request: Request) -> Response:

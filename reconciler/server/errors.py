@@ -114,8 +114,9 @@ async def _state_error(request: Request, exc: Exception) -> Response:
         ApiError(
             503,
             "state_unavailable",
-            "the state repository could not be read or written",
-            "retry shortly; an operator will find the cause in the server log",
+            f"the state repository could not be read or written: {exc}",
+            "nothing was written; an operator must fix the cause above (GET /readyz shows it)",
+            headers={"Retry-After": "30"},
         ),
     )
 

@@ -86,7 +86,7 @@ class TokenService:
         files = sorted(directory.glob("jwt-*.pem"))
         if not files:
             files = [_write_new_key(directory, options.get("clock", _utcnow)())]
-        keys = [ECKey.import_key(path.read_bytes()) for path in files]
+        keys = [_import(path) for path in files]
         return cls(keys, **options)
 
     # -- issuing ---------------------------------------------------------------------------
@@ -176,6 +176,13 @@ class TokenService:
         return {"keys": keys}
 
 
+def _import(path: Path) -> ECKey:
+    try:
+        return ECKey.import_key(path.read_bytes())
+    except (JoseError, ValueError) as exc:
+        raise ValueError(f"{path} is not a PEM EC private key ({exc or 'empty'})") from None
+
+
 def _kid(key: ECKey) -> str:
     return key.thumbprint()
 
@@ -198,7 +205,12 @@ def _claim_problem(exc: JoseError, claims: dict[str, Any], audience: str) -> str
 def _write_new_key(directory: Path, now: datetime) -> Path:
     key = ECKey.generate_key("P-256")
     path = directory / f"jwt-{now.strftime('%Y%m%dT%H%M%S')}.pem"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written beside, then renamed: a crash never leaves a truncated key under the real name.
+    temp = directory / f".{path.stem}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(key.as_pem(private=True))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temp, path)
     return path

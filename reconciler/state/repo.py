@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import queue
 import random
 import threading
@@ -46,6 +47,11 @@ pygit2.settings.cache_object_limit(pygit2.GIT_OBJECT_TREE, 1 << 22)
 # MAX_HANDLES), so this bounds what git reads can hold: MAX_HANDLES x this.
 pygit2.settings.cache_max_size(32 << 20)
 MAX_HANDLES = 4
+LOCK_STALE_SECONDS = 5.0
+"""A lock file older than this outlived its writer: git and libgit2 hold them for
+milliseconds, so one this old was left by a process that was killed."""
+# Files a killed git or libgit2 writer leaves behind, relative to the git directory.
+_LEFTOVERS = ("*.lock", "refs/**/*.lock", "objects/**/tmp_*", "objects/**/*_git2_*")
 _PARSE_CACHE_LIMIT = 200_000
 _LISTINGS_KEPT = 4
 
@@ -334,11 +340,46 @@ class StateRepo:
         so the walk never shares a handle with another thread)."""
         with self._lease():
             commit: pygit2.Commit | None = self.resolve(ref)
-            found = []
+            found: list[pygit2.Commit] = []
             while commit is not None and (limit is None or len(found) < limit):
                 found.append(commit)
                 commit = commit.parents[0] if commit.parents else None
         return iter(found)
+
+    # -- crash recovery ------------------------------------------------------------------
+
+    @_leased
+    def clear_crash_leftovers(self, stale_after: float = LOCK_STALE_SECONDS) -> list[str]:
+        """Remove lock and temporary files that a killed writer left; the paths removed.
+
+        Only files older than ``stale_after`` go: a younger lock may belong to a live
+        ``git push`` into the same repository.
+        """
+        root = Path(self.git.path)
+        removed = []
+        for pattern in _LEFTOVERS:
+            for path in root.glob(pattern):
+                if _age(path) >= stale_after and path.is_file():
+                    path.unlink(missing_ok=True)
+                    removed.append(str(path.relative_to(root)))
+        return sorted(removed)
+
+    @_leased
+    def write_problem(self) -> str | None:
+        """Why a commit cannot succeed now (a stale branch lock, an unwritable folder), or
+        None; what /readyz and a refused write report."""
+        root = Path(self.git.path)
+        lock = root / f"{self._ref(None)}.lock"
+        age = _age(lock)
+        if age >= LOCK_STALE_SECONDS:
+            return (
+                f"{lock} has been held for {age:.0f} s by no running writer (a crashed git "
+                "process left it); remove it, or restart the server, which clears it"
+            )
+        for folder in (root / "objects", root / "refs" / "heads"):
+            if not os.access(folder, os.W_OK):
+                return f"{folder} is not writable by the server's user (uid {os.getuid()})"
+        return None
 
     # -- branches ------------------------------------------------------------------------
 
@@ -395,20 +436,26 @@ class StateRepo:
             message = change(edit)
             if message is None or not edit.changed:
                 return CommitResult(None, attempt)
-            tree_id = edit.build()
-            if parent is not None and tree_id == parent.tree_id:
-                return CommitResult(None, attempt)
-            now = datetime.now(UTC)
-            commit_id = self.git.create_commit(
-                None,
-                author.signature(now),
-                _signature(*COMMITTER, now),
-                message.rstrip() + "\n",
-                tree_id,
-                [parent.id] if parent is not None else [],
-            )
+            try:
+                tree_id = edit.build()
+                if parent is not None and tree_id == parent.tree_id:
+                    return CommitResult(None, attempt)
+                now = datetime.now(UTC)
+                commit_id = self.git.create_commit(
+                    None,
+                    author.signature(now),
+                    _signature(*COMMITTER, now),
+                    message.rstrip() + "\n",
+                    tree_id,
+                    [parent.id] if parent is not None else [],
+                )
+            except (pygit2.GitError, OSError) as exc:
+                raise StateError(f"cannot write objects to the state repository: {exc}") from None
             if self._advance(target, current, commit_id):
                 return CommitResult(str(commit_id), attempt)
+            problem = self.write_problem()
+            if problem is not None:  # not a lost race: retrying cannot help
+                raise StateError(f"cannot commit to {target!r}: {problem}")
             time.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
         raise CommitConflict(
             f"could not commit to {target!r} after {max_attempts} attempts: other writers kept "
@@ -574,6 +621,14 @@ def _remote_error(action: str, remote: Remote, exc: Exception) -> StateError:
     if "authentication" in text.lower() or "401" in text or "403" in text:
         hint = "check the username and password (or token) configured for it"
     return StateError(f"could not {action} the state repository {remote.url}: {text}; {hint}")
+
+
+def _age(path: Path) -> float:
+    """Seconds since ``path`` last changed; -1 when it does not exist."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return -1.0
 
 
 def _head_branch(repo: pygit2.Repository) -> str:
