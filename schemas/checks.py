@@ -53,15 +53,16 @@ def quantity_value(text: str) -> Decimal | None:
 
 def project_problems(
     name: str,
-    project: ProjectFile,
+    project: ProjectFile | None,
     app: AppConfig | None,
     deployment: DeploymentFile | None,
     env: EnvFile | None,
 ) -> list[Problem]:
-    """Every cross-file problem of one project whose files each parsed."""
+    """Every cross-file problem of one project, among the files that parsed (None: missing or
+    invalid, so checked by its schema alone)."""
     file = f"projects/{name}/{{}}".format
     problems = _reserved(file, app, env)
-    if deployment is None:
+    if deployment is None or project is None:
         return problems
     effective = app or AppConfig()
     if deployment.environment is not None:

@@ -255,4 +255,3 @@ def _digest(secret: list[tuple[str, tuple[str, str | None]]]) -> str:
     # when a secret was set, added or removed, without depending on any plaintext.
     text = "\n".join(f"{key}={token}" for key, (token, _) in secret)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-

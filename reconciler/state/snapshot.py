@@ -157,11 +157,10 @@ def _read_project(repo: pygit2.Repository, reader: _Reader, entry: Any) -> Proje
 
 
 def check_project(state: ProjectState) -> None:
-    """Add the rules that span files (``schemas.checks``) once every file has parsed."""
-    if state.project is not None and not state.problems:
-        state.problems.extend(
-            project_problems(state.name, state.project, state.app, state.deployment, state.env)
-        )
+    """Add the rules that span files (``schemas.checks``) for the files that parsed."""
+    state.problems.extend(
+        project_problems(state.name, state.project, state.app, state.deployment, state.env)
+    )
 
 
 def _read_teams(repo: pygit2.Repository, reader: _Reader, tree: Any, snap: Snapshot) -> None:
