@@ -115,9 +115,12 @@ def _run(args: list[str], environ: Mapping[str, str], log: Log, what: str) -> No
         tail.append(line.rstrip("\n"))
     code = process.wait()
     if code:
+        # The tool's output has just been shown, line by line: the error points at it rather
+        # than printing its last lines a second time.
         detail = "\n".join(tail)
         error = TransientError if _TRANSIENT.search(detail) else BuildError
-        raise error(f"{what} failed ({Path(args[0]).name} exited with {code}):\n{detail}")
+        shown = "; its output is above" if tail else " without output"
+        raise error(f"{what} failed ({Path(args[0]).name} exited with {code}){shown}")
 
 
 class _ShellTool:
