@@ -10,16 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema
 
-from schemas.base import Payload
+from schemas.base import Payload, RequestBody
 from schemas.deployment import (
+    MAX_IMAGE_REFERENCE,
     PINNED_IMAGE_PATTERN,
     DeploymentId,
     DeploymentState,
     image_problem,
 )
-from schemas.names import EnvKey, Name, OwnerRef
+from schemas.names import EnvKey, Name, OwnerRef, env_map
 from schemas.project import ProjectSettings, Visibility
 
 MAX_ENV_VALUE_CHARS = 32 * 1024
@@ -73,15 +74,12 @@ def _password(value: str) -> str:
 PinnedImageRef = Annotated[
     str,
     AfterValidator(_pinned),
-    WithJsonSchema({"type": "string", "pattern": PINNED_IMAGE_PATTERN, "maxLength": 512}),
-]
-EnvValue = Annotated[
-    str,
-    AfterValidator(_text),
     WithJsonSchema(
-        {"type": "string", "pattern": "^[^\\u0000]*$", "maxLength": MAX_ENV_VALUE_CHARS}
+        {"type": "string", "pattern": PINNED_IMAGE_PATTERN, "maxLength": MAX_IMAGE_REFERENCE}
     ),
 ]
+_ENV_VALUE_SCHEMA = {"type": "string", "pattern": "^[^\\u0000]*$", "maxLength": MAX_ENV_VALUE_CHARS}
+EnvValue = Annotated[str, AfterValidator(_text), WithJsonSchema(_ENV_VALUE_SCHEMA)]
 Password = Annotated[
     str,
     AfterValidator(_password),
@@ -122,12 +120,12 @@ class VersionInfo(Payload):
 # -- authentication and users --------------------------------------------------------------
 
 
-class LoginRequest(Payload):
+class LoginRequest(RequestBody):
     username: str = Field(max_length=256)
     password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
-class RefreshRequest(Payload):
+class RefreshRequest(RequestBody):
     refresh_token: str = Field(max_length=8192)
 
 
@@ -158,7 +156,7 @@ class Me(Payload):
     teams: list[str] = Field(default_factory=list)
 
 
-class UserCreate(Payload):
+class UserCreate(RequestBody):
     username: Name
     password: Password
     admin: bool = False
@@ -170,7 +168,7 @@ class UserInfo(Payload):
     created_at: datetime
 
 
-class PasswordChange(Payload):
+class PasswordChange(RequestBody):
     current_password: str | None = Field(
         default=None, max_length=MAX_PASSWORD_LENGTH, description="required for your own"
     )
@@ -180,14 +178,14 @@ class PasswordChange(Payload):
 # -- projects ------------------------------------------------------------------------------
 
 
-class ProjectCreate(Payload):
+class ProjectCreate(RequestBody):
     name: Name
     owner: OwnerRef | None = Field(default=None, description="default: user:<you>")
     visibility: Visibility = "public"
     settings: ProjectSettings | None = None
 
 
-class ProjectUpdate(Payload):
+class ProjectUpdate(RequestBody):
     owner: OwnerRef | None = None
     visibility: Visibility | None = None
     settings: ProjectSettings | None = None
@@ -241,16 +239,16 @@ class Deleted(Payload):
 # -- teams ---------------------------------------------------------------------------------
 
 
-class TeamCreate(Payload):
+class TeamCreate(RequestBody):
     name: Name
     owners: list[Name] = Field(default_factory=list, description="default: [you]")
     members: list[Name] = Field(default_factory=list)
 
 
-class TeamUpdate(Payload):
+class TeamUpdate(RequestBody):
     """Replace ``owners``/``members``, or add and remove names (safe under concurrency)."""
 
-    owners: list[Name] | None = None
+    owners: list[Name] | None = Field(default=None, min_length=1)
     members: list[Name] | None = None
     add_owners: list[Name] = Field(default_factory=list)
     remove_owners: list[Name] = Field(default_factory=list)
@@ -268,7 +266,21 @@ class TeamInfo(Payload):
 # -- deployments ---------------------------------------------------------------------------
 
 
-class DeploymentCreate(Payload):
+class DeploymentCreate(RequestBody):
+    """Exactly one of ``image`` and ``from``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        strict=True,
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["image"], "properties": {"image": {"type": "string"}}},
+                {"required": ["from"], "properties": {"from": {"type": "string"}}},
+            ]
+        },
+    )
+
     image: PinnedImageRef | None = Field(
         default=None, description="required unless 'from' names an earlier deployment"
     )
@@ -287,7 +299,7 @@ class DeploymentCreate(Payload):
 # -- environment ---------------------------------------------------------------------------
 
 
-class EnvSet(Payload):
+class EnvSet(RequestBody):
     value: EnvValue
     secret: bool = False
 
@@ -299,9 +311,13 @@ class EnvVar(Payload):
     commit: str | None = None
 
 
-class EnvImport(Payload):
-    vars: dict[EnvKey, EnvValue] = Field(default_factory=dict)
-    secrets: dict[EnvKey, EnvValue] = Field(default_factory=dict)
+class EnvImport(RequestBody):
+    vars: Annotated[dict[EnvKey, EnvValue], env_map(_ENV_VALUE_SCHEMA)] = Field(
+        default_factory=dict
+    )
+    secrets: Annotated[dict[EnvKey, EnvValue], env_map(_ENV_VALUE_SCHEMA)] = Field(
+        default_factory=dict
+    )
     replace: bool = Field(default=False, description="drop every variable not in this import")
 
 

@@ -25,15 +25,19 @@ PINNED_IMAGE_PATTERN = (
     rf"^(?:{_DOMAIN}/)?{_PATH_PART}(?:/{_PATH_PART})*(?::[\w][\w.-]{{0,127}})?"
     r"@sha256:[0-9a-f]{64}$"
 )
-MAX_IMAGE_NAME = 255
+# The grammar's 255-character name, plus "@sha256:<64 hex>": a longer reference has a longer
+# name, or a tag that leaves less room for it.
+MAX_IMAGE_REFERENCE = 255 + len("@sha256:") + 64
 _PINNED_IMAGE = re.compile(PINNED_IMAGE_PATTERN)
 
 
 def image_problem(value: str) -> str | None:
     """Why ``value`` is not a digest-pinned OCI image reference, or None."""
-    name = value.split("@", 1)[0].rsplit(":", 1)[0] if "@" in value else value
-    if len(name) > MAX_IMAGE_NAME:
-        return f"image name is {len(name)} characters long; the limit is {MAX_IMAGE_NAME}"
+    if len(value) > MAX_IMAGE_REFERENCE:
+        return (
+            f"image reference is {len(value)} characters long; the limit is "
+            f"{MAX_IMAGE_REFERENCE} (a name of at most 255, its tag and its digest)"
+        )
     if not _PINNED_IMAGE.fullmatch(value):
         return (
             f"image {value!r} must be pinned by digest and follow the OCI reference grammar "
@@ -64,7 +68,9 @@ DeploymentId = Annotated[
 PinnedImage = Annotated[
     str,
     AfterValidator(_pinned_image),
-    WithJsonSchema({"type": "string", "pattern": PINNED_IMAGE_PATTERN, "maxLength": 512}),
+    WithJsonSchema(
+        {"type": "string", "pattern": PINNED_IMAGE_PATTERN, "maxLength": MAX_IMAGE_REFERENCE}
+    ),
 ]
 
 

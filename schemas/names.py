@@ -73,6 +73,19 @@ ENV_KEY_JSON_SCHEMA = {
 }
 EnvKey = Annotated[str, AfterValidator(validate_env_key), WithJsonSchema(ENV_KEY_JSON_SCHEMA)]
 
+
+def env_map(value_schema: dict[str, object]) -> WithJsonSchema:
+    """The JSON schema of an env table: every key an env name, every value ``value_schema``
+    (pydantic's own says nothing of keys that do not match, which the model refuses)."""
+    return WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": ENV_KEY_JSON_SCHEMA,
+            "additionalProperties": value_schema,
+        }
+    )
+
+
 OwnerKind = Literal["user", "team"]
 
 

@@ -177,11 +177,12 @@ def _int(text: str) -> int:
     return int(text)
 
 
-def _float(text: str) -> float:
+def _float(text: str) -> float | int:
     value = float(text)
     if len(text) > MAX_NUMBER_CHARS or not math.isfinite(value):
         raise _bad(f"the number {text[:20]!r}… is too long or out of range")
-    return value
+    # JSON has one number type: 20.0 is the integer 20 (as JSON Schema's "integer" says).
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
 def _constant(text: str) -> float:

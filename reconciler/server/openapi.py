@@ -7,22 +7,28 @@ document cannot drift from what the handlers do.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from reconciler.server.door import MAX_BODY_BYTES
+from reconciler.server.errors import ApiError
 from schemas import AppConfig
 from schemas.api import MODEL_KEY, ErrorBody
 from schemas.deployment import DEPLOYMENT_ID_PATTERN
+from schemas.errors import did_you_mean
 from schemas.names import ENV_KEY_JSON_SCHEMA, NAME_JSON_SCHEMA
 
 _REF = "#/components/schemas/{model}"
+NAME_SCHEMA = {k: v for k, v in NAME_JSON_SCHEMA.items() if k != "description"}
 _ERROR_TEXT = {
     400: "Invalid request",
     401: "Not authenticated",
@@ -38,6 +44,15 @@ _ERROR_TEXT = {
 
 
 @dataclass(frozen=True)
+class Query:
+    """A query parameter that is more than an optional string."""
+
+    description: str
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+    required: bool = False
+
+
+@dataclass(frozen=True)
 class Operation:
     summary: str
     body: type[BaseModel] | None = None
@@ -47,8 +62,8 @@ class Operation:
     status: int = 200
     public: bool = False
     """Needs no token."""
-    query: Mapping[str, str | tuple[str, dict[str, Any]]] = field(default_factory=dict)
-    """Query parameters: a description, or (description, JSON schema) when not any string."""
+    query: Mapping[str, str | Query] = field(default_factory=dict)
+    """Query parameters: a description (an optional string), or a ``Query``."""
     errors: tuple[int, ...] = ()
     media_type: str = "application/json"
     tag: str | None = None
@@ -60,10 +75,32 @@ class ApiRoute(Route):
     def __init__(
         self, path: str, endpoint: Callable[..., Any], method: str, operation: Operation
     ) -> None:
-        super().__init__(path, endpoint, methods=[method])
+        super().__init__(path, _known_query_only(endpoint, operation), methods=[method])
         self.method = method
         self.operation = operation
         self.max_body_bytes = operation.max_body_bytes
+
+
+def _known_query_only(
+    endpoint: Callable[[Request], Awaitable[Response]], operation: Operation
+) -> Callable[[Request], Awaitable[Response]]:
+    """Refuse query parameters the operation does not take: ``?limt=5`` is a typo to report,
+    not a request to answer as if it were not there."""
+    known = list(operation.query)
+
+    @functools.wraps(endpoint)
+    async def checked(request: Request) -> Response:
+        for name in request.query_params:
+            if name not in known:
+                raise ApiError(
+                    400,
+                    "invalid_query",
+                    f"unknown query parameter {name[:40]!r}{did_you_mean(name, known)}",
+                    f"this endpoint takes {', '.join(known)}" if known else "it takes none",
+                )
+        return await endpoint(request)
+
+    return checked
 
 
 def document(routes: Iterable[BaseRoute], version: str) -> dict[str, Any]:
@@ -117,20 +154,31 @@ def _operation(route: ApiRoute, refs: Mapping[Any, Any]) -> dict[str, Any]:
         for name in route.param_convertors
     ]
     for name, spec in op.query.items():
-        text, schema = spec if isinstance(spec, tuple) else (spec, {"type": "string"})
+        query = spec if isinstance(spec, Query) else Query(spec)
         parameters.append(
-            {"name": name, "in": "query", "required": False, "description": text, "schema": schema}
+            {
+                "name": name,
+                "in": "query",
+                "required": query.required,
+                "description": query.description,
+                "schema": dict(query.schema),
+            }
         )
     if parameters:
         out["parameters"] = parameters
     if op.body is not None:
+        # An empty body is read as {}: required only when {} is not a valid body.
+        required = bool({"required", "oneOf"} & set(op.body.model_json_schema()))
         out["requestBody"] = {
-            "required": True,
+            "required": required,
             "content": {"application/json": {"schema": _schema(op.body, refs)}},
         }
-    error = {"application/json": {"schema": _schema(ErrorBody, refs)}}
+    error: dict[str, Any] = {"application/json": {"schema": _schema(ErrorBody, refs)}}
+    if op.media_type.startswith("text/"):  # its own refusals are text; the API's are JSON
+        error[op.media_type] = {"schema": {"type": "string"}}
     codes = set(op.errors) | ({400, 413, 415} if op.body else set())
-    codes |= set() if op.public else {401}
+    codes |= {400} if parameters else set()  # every parameter is checked
+    codes |= set() if op.public else {401, 429}  # 429: HTTP Basic shares the login limits
     for code in sorted(codes):
         out["responses"][str(code)] = {
             "description": _ERROR_TEXT.get(code, "Error"),
@@ -156,8 +204,7 @@ def _link_models(node: Any) -> None:
 
 def _path_schema(param: str) -> dict[str, Any]:
     """The rule each path parameter is checked by (``path_name`` and friends)."""
-    names = {**NAME_JSON_SCHEMA}
-    names.pop("description", None)
+    names = dict(NAME_SCHEMA)
     schemas: dict[str, dict[str, Any]] = {
         "project": names,
         "team": names,

@@ -133,7 +133,7 @@ def test_deployments_must_be_pinned_by_digest() -> None:
     )
     for bad in ("Registry/Web", "r//w", "r/w:", "-r/w", "r/w\n", "r/w:-tag", "r/" + "w" * 260):
         text = base + f"image = {json.dumps(bad + '@' + DIGEST)}\n"
-        assert "must be pinned by digest" in _error(text, DeploymentFile) or "limit is 255" in (
+        assert "must be pinned by digest" in _error(text, DeploymentFile) or "limit is 327" in (
             _error(text, DeploymentFile)
         ), bad
     for fine in ("localhost:5000/a/b_c:1.0", "[::1]:5000/x", "r.io/a__b/c-d--e", "w"):

@@ -27,7 +27,7 @@ from reconciler.server.api._views import deployment_info
 from reconciler.server.authz import Access, Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError, from_schema_error, not_found
-from reconciler.server.openapi import ApiRoute, Operation
+from reconciler.server.openapi import ApiRoute, Operation, Query
 from reconciler.server.store import dump_toml, read_model, write_model
 from reconciler.state import Edit
 from reconciler.state.layout import project_file
@@ -132,7 +132,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 response=DeploymentInfo,
                 many=True,
                 query={
-                    "limit": (
+                    "limit": Query(
                         f"history entries to read (default {_DEFAULT_LIMIT})",
                         {"type": "integer", "minimum": 1, "maximum": _MAX_LIMIT},
                     )
@@ -296,6 +296,14 @@ def _find(ctx: ServerContext, name: str, wanted: str) -> _Recorded:
 
 def _deployment_id(request: Request) -> str:
     value = str(request.path_params["deployment"])
+    if value == "stop" and request.method != "POST":  # not an id: the stop action's path
+        raise ApiError(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed on {request.url.path}; use POST",
+            "the API is described at /api/v1/openapi.json",
+            headers={"Allow": "POST"},
+        )
     try:
         return _DEPLOYMENT_ID.validate_python(value)
     except ValidationError:

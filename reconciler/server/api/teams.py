@@ -220,6 +220,13 @@ def _updated(team: TeamFile, body: TeamUpdate) -> TeamFile:
     members = list(body.members) if body.members is not None else list(team.members)
     owners = [o for o in _unique([*owners, *body.add_owners]) if o not in body.remove_owners]
     members = [m for m in _unique([*members, *body.add_members]) if m not in body.remove_members]
+    if not owners:
+        raise ApiError(
+            409,
+            "last_owner",
+            "this change would leave the team without an owner",
+            "add another owner first (add_owners), then remove this one",
+        )
     return _team(owners, members)
 
 
