@@ -245,10 +245,18 @@ class TeamCreate(RequestBody):
     members: list[Name] = Field(default_factory=list)
 
 
+def _some_owner(owners: list[str] | None) -> list[str] | None:
+    if owners is not None and not owners:
+        raise ValueError("a team needs at least one owner; add the new owner before removing one")
+    return owners
+
+
 class TeamUpdate(RequestBody):
     """Replace ``owners``/``members``, or add and remove names (safe under concurrency)."""
 
-    owners: list[Name] | None = Field(default=None, min_length=1)
+    owners: Annotated[list[Name] | None, AfterValidator(_some_owner)] = Field(
+        default=None, json_schema_extra={"minItems": 1}
+    )
     members: list[Name] | None = None
     add_owners: list[Name] = Field(default_factory=list)
     remove_owners: list[Name] = Field(default_factory=list)

@@ -40,8 +40,10 @@ SignalFn = Callable[[str, "set[str] | None"], None]
 _KEPT_DELIVERIES = 10_000
 _MAX_DELIVERY_ECHO = 128
 # Where GitHub, Gitea and GitLab name the pushed repository in a push event.
-_REPOSITORY_URL_KEYS = ("clone_url", "html_url", "ssh_url", "git_url", "git_http_url")
-_REPOSITORY_URL_KEYS += ("git_ssh_url", "homepage", "url", "web_url")
+_REPOSITORY_URL_KEYS = (
+    *("clone_url", "html_url", "ssh_url", "git_url", "url"),
+    *("git_http_url", "git_ssh_url", "homepage", "web_url"),
+)
 
 
 @dataclass(frozen=True)
