@@ -125,7 +125,11 @@ class AppConfig(FileModel):
     build: Build = Field(default_factory=Build)
     deploy: Deploy = Field(default_factory=Deploy)
     env: Annotated[dict[EnvKey, str], env_map({"type": "string"})] = Field(default_factory=dict)
-    environments: dict[Name, Environment] = Field(default_factory=dict)
+    environments: dict[Name, Environment] = Field(
+        # A key that is no name is refused, so the schema says so (pydantic's leaves it open).
+        default_factory=dict,
+        json_schema_extra={"additionalProperties": False},
+    )
 
     @model_validator(mode="before")
     @classmethod
