@@ -405,7 +405,6 @@ class StateRepo:
 
     # -- writing -------------------------------------------------------------------------
 
-    @_leased
     def commit(
         self,
         change: ChangeFn,
@@ -421,7 +420,8 @@ class StateRepo:
         Threads sharing this instance take turns (racing each other would only waste
         attempts); other instances and processes are kept honest by the compare-and-swap.
         """
-        with self._write_lock:
+        # The lock before the lease: a writer waiting its turn holds no handle readers need.
+        with self._write_lock, self._lease():
             return self._commit(change, author, branch or self.branch, start, max_attempts)
 
     def _commit(
