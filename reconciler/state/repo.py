@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import queue
 import random
 import threading
 import time
@@ -28,8 +26,9 @@ from typing import Any, TypeVar
 
 import pygit2
 
-from reconciler.state import layout
+from reconciler.state import layout, recovery
 from reconciler.state.edit import Edit
+from reconciler.state.handles import HandlePool
 from reconciler.state.snapshot import (
     ParseCache,
     ProjectState,
@@ -43,21 +42,12 @@ COMMITTER = ("rise", "rise@localhost")
 # libgit2 caches parsed trees only up to 4 KiB by default; the projects/ tree of a
 # 10,000-project repo is ~350 KiB and would be re-parsed on every path lookup.
 pygit2.settings.cache_object_limit(pygit2.GIT_OBJECT_TREE, 1 << 22)
-# Each handle's object cache may otherwise grow to 256 MiB; handles are pooled (at most
-# MAX_HANDLES), so this bounds what git reads can hold: MAX_HANDLES x this.
-pygit2.settings.cache_max_size(32 << 20)
-MAX_HANDLES = 4
-LOCK_STALE_SECONDS = 5.0
-"""A lock file older than this outlived its writer: git and libgit2 hold them for
-milliseconds, so one this old was left by a process that was killed."""
-# Files a killed git or libgit2 writer leaves behind, relative to the git directory.
-_LEFTOVERS = ("*.lock", "refs/**/*.lock", "objects/**/tmp_*", "objects/**/*_git2_*")
 _PARSE_CACHE_LIMIT = 200_000
 _LISTINGS_KEPT = 4
 
 ChangeFn = Callable[[Edit], str | None]
-F = TypeVar("F", bound=Callable[..., Any])
 """Stages changes on an Edit and returns the commit message, or None to commit nothing."""
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _leased(method: F) -> F:
@@ -115,13 +105,8 @@ class Remote:
 
 
 class StateRepo:
-    """One state repository. Safe to share between threads.
-
-    libgit2 handles must not be used by two threads at once, and each one caches objects, so
-    a handle per worker thread (a server has dozens) multiplies memory. Every public method
-    leases one of at most ``MAX_HANDLES`` pooled handles for its duration instead (waiting
-    when all are out); a thread that already holds one reuses it, so methods may nest.
-    """
+    """One state repository. Safe to share between threads: every public method leases a
+    pooled git handle (``handles.HandlePool``) for its duration."""
 
     def __init__(self, path: str | Path, branch: str | None = None, remote: Remote | None = None):
         """Open the repo at ``path`` (bare or a clone); ``branch`` defaults to what HEAD names."""
@@ -132,12 +117,7 @@ class StateRepo:
             raise StateError(f"{self.path} is not a git repository: {exc}") from None
         self.branch = branch or _head_branch(handle)
         self.remote = remote
-        self._local = threading.local()
-        self._pool: queue.LifoQueue[tuple[int, pygit2.Repository]] = queue.LifoQueue()
-        self._pool_lock = threading.Lock()
-        self._opened = 1
-        self._generation = 0
-        self._pool.put((0, handle))
+        self._pool = HandlePool(self.path, handle)
         self._parse_cache: ParseCache = {}
         self._listings: dict[pygit2.Oid, dict[str, pygit2.Oid]] = {}
         self._listings_lock = threading.Lock()
@@ -187,40 +167,15 @@ class StateRepo:
     @property
     def git(self) -> pygit2.Repository:
         """The handle this thread leased; outside a lease (tools, tests) a fresh one."""
-        lease = getattr(self._local, "lease", None)
-        return lease[1] if lease is not None else pygit2.Repository(self.path)
+        return self._pool.current() or pygit2.Repository(self.path)
 
     @property
     def handles_open(self) -> int:
         """How many git handles this instance holds (never more than ``MAX_HANDLES``)."""
-        return self._opened
+        return self._pool.opened
 
-    @contextlib.contextmanager
-    def _lease(self) -> Iterator[pygit2.Repository]:
-        held = getattr(self._local, "lease", None)
-        if held is not None:
-            yield held[1]
-            return
-        lease = self._take()
-        self._local.lease = lease
-        try:
-            yield lease[1]
-        finally:
-            self._local.lease = None
-            self._give_back(lease)
-
-    def _take(self) -> tuple[int, pygit2.Repository]:
-        with self._pool_lock:
-            if self._pool.empty() and self._opened < MAX_HANDLES:
-                self._opened += 1
-                return self._generation, pygit2.Repository(self.path)
-        return self._pool.get()
-
-    def _give_back(self, lease: tuple[int, pygit2.Repository]) -> None:
-        with self._pool_lock:
-            if lease[0] != self._generation:  # opened before a repack: reopen instead
-                lease = (self._generation, pygit2.Repository(self.path))
-        self._pool.put(lease)
+    def _lease(self) -> contextlib.AbstractContextManager[pygit2.Repository]:
+        return self._pool.lease()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -349,37 +304,14 @@ class StateRepo:
     # -- crash recovery ------------------------------------------------------------------
 
     @_leased
-    def clear_crash_leftovers(self, stale_after: float = LOCK_STALE_SECONDS) -> list[str]:
-        """Remove lock and temporary files that a killed writer left; the paths removed.
-
-        Only files older than ``stale_after`` go: a younger lock may belong to a live
-        ``git push`` into the same repository.
-        """
-        root = Path(self.git.path)
-        removed = []
-        for pattern in _LEFTOVERS:
-            for path in root.glob(pattern):
-                if _age(path) >= stale_after and path.is_file():
-                    path.unlink(missing_ok=True)
-                    removed.append(str(path.relative_to(root)))
-        return sorted(removed)
+    def clear_crash_leftovers(self) -> list[str]:
+        """Remove the lock and temporary files a killed writer left; the paths removed."""
+        return recovery.clear_leftovers(Path(self.git.path))
 
     @_leased
     def write_problem(self) -> str | None:
-        """Why a commit cannot succeed now (a stale branch lock, an unwritable folder), or
-        None; what /readyz and a refused write report."""
-        root = Path(self.git.path)
-        lock = root / f"{self._ref(None)}.lock"
-        age = _age(lock)
-        if age >= LOCK_STALE_SECONDS:
-            return (
-                f"{lock} has been held for {age:.0f} s by no running writer (a crashed git "
-                "process left it); remove it, or restart the server, which clears it"
-            )
-        for folder in (root / "objects", root / "refs" / "heads"):
-            if not os.access(folder, os.W_OK):
-                return f"{folder} is not writable by the server's user (uid {os.getuid()})"
-        return None
+        """Why a commit cannot succeed now, or None (``recovery.write_problem``)."""
+        return recovery.write_problem(Path(self.git.path), self._ref(None))
 
     # -- branches ------------------------------------------------------------------------
 
@@ -495,8 +427,7 @@ class StateRepo:
         builder.write(str(objects / "pack"))
         for path in loose:
             path.unlink(missing_ok=True)
-        with self._pool_lock:
-            self._generation += 1  # handles opened before the pack must rescan
+        self._pool.renew()  # handles opened before the pack must rescan
         return len(loose)
 
     # -- internals -----------------------------------------------------------------------
@@ -621,14 +552,6 @@ def _remote_error(action: str, remote: Remote, exc: Exception) -> StateError:
     if "authentication" in text.lower() or "401" in text or "403" in text:
         hint = "check the username and password (or token) configured for it"
     return StateError(f"could not {action} the state repository {remote.url}: {text}; {hint}")
-
-
-def _age(path: Path) -> float:
-    """Seconds since ``path`` last changed; -1 when it does not exist."""
-    try:
-        return time.time() - path.stat().st_mtime
-    except FileNotFoundError:
-        return -1.0
 
 
 def _head_branch(repo: pygit2.Repository) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from reconciler.state import StateRepo
-from reconciler.state.repo import MAX_HANDLES
+from reconciler.state.handles import MAX_HANDLES
 from tests.server.conftest import (
     ADMIN_PASSWORD,
     WEBHOOK_SECRET,
