@@ -6,6 +6,8 @@ Starts real ``rise server`` subprocesses on seeded state repos and measures:
 - deployment creation (a state-repo commit each) from concurrent clients: requests/s, p50/p99;
 - ``POST /webhooks/git`` answer time with 10,000 projects while pushes land (goal: 202 in
   < 50 ms p99; Argo CD takes 10-15 s at 1,500 apps);
+- ``GET .../deployments?limit=1000`` read 1,000 times by 32 clients, then the server's RSS
+  (goal: < 250 MiB; git handles and their caches are pooled, not one per worker thread);
 - the server's peak RSS.
 
     python benchmarks/api.py [--projects 1000] [--webhook-projects 10000] [--requests 400]
@@ -40,6 +42,9 @@ ROOT = Path(__file__).resolve().parents[1]
 ADMIN_PASSWORD = "bench-admin-password"
 SECRET = "bench-webhook-secret"
 WORKERS = 8
+HISTORY_READS = 1000
+HISTORY_WORKERS = 32  # as many as the server's worker threads a burst can occupy
+RSS_GOAL_MB = 250
 
 
 def _digest(n: int) -> str:
@@ -116,8 +121,14 @@ class Server:
         )
 
     def peak_rss_mb(self) -> float:
+        return self._status_mb("VmHWM:")
+
+    def rss_mb(self) -> float:
+        return self._status_mb("VmRSS:")
+
+    def _status_mb(self, key: str) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(key):
                 return int(line.split()[1]) / 1024
         return float("nan")
 
@@ -189,8 +200,21 @@ def bench_api(workdir: Path, projects: int, requests: int) -> dict[str, float]:
             201,
         )
         report("deploy", times, wall)
+        deploy_rate = len(times) / wall
+
+        print(f"GET /api/v1/projects/{{p}}/deployments?limit=1000 x {HISTORY_READS:,}")
+        times, wall = load(
+            lambda c, n: c.get(f"/api/v1/projects/app-{n % 10}/deployments?limit=1000"),
+            HISTORY_READS,
+            server,
+            200,
+            workers=HISTORY_WORKERS,
+        )
+        report("history", times, wall, workers=HISTORY_WORKERS)
+        rss = server.rss_mb()
+        figure(f"server RSS after {HISTORY_READS:,} history reads", rss, "MiB")
         figure("server peak RSS", server.peak_rss_mb(), "MiB")
-        return {"list_p99": list_p99, "deploy_rate": len(times) / wall}
+        return {"list_p99": list_p99, "deploy_rate": deploy_rate, "history_rss": rss}
     finally:
         server.stop()
 
@@ -268,10 +292,12 @@ def main() -> int:
         api = bench_api(Path(a), args.projects, args.requests)
         webhook_p99 = bench_webhooks(Path(b), args.webhook_projects, args.requests)
     verdict = "meets" if webhook_p99 < 50 else "MISSES"
+    rss_verdict = "meets" if api["history_rss"] < RSS_GOAL_MB else "MISSES"
     print(
         f"summary: list p99 {api['list_p99']:.1f} ms at {args.projects:,} projects, "
-        f"{api['deploy_rate']:.0f} deploys/s, webhook p99 {webhook_p99:.1f} ms at "
-        f"{args.webhook_projects:,} projects ({verdict} the 50 ms goal)"
+        f"{api['deploy_rate']:.0f} deploys/s, RSS {api['history_rss']:.0f} MiB after "
+        f"{HISTORY_READS:,} history reads ({rss_verdict} the {RSS_GOAL_MB} MiB goal), webhook "
+        f"p99 {webhook_p99:.1f} ms at {args.webhook_projects:,} projects ({verdict} the 50 ms goal)"
     )
     return 0
 

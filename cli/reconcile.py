@@ -9,6 +9,7 @@ flight. Render settings and runtime defaults come from the server config (``--co
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -87,6 +88,7 @@ def reconcile(
         "kubernetes.kubeconfig": str(kubeconfig) if kubeconfig else None,
         "kubernetes.leader_election": leader_elect,
     }
+    _log_what_passes_do_not_report()
     config = _load_config(config_path, flags)
     repo = open_state(state_path)
     secrets = load_secrets(secrets_key)
@@ -122,6 +124,36 @@ def _load_config(path: Path | None, flags: dict[str, Any]) -> ServerConfig:
     except SchemaError as exc:
         echo_problems(exc.problems)
         raise click.ClickException("the server configuration is not valid") from None
+
+
+class _ReportedByPasses(logging.Filter):
+    """Drops the loop's log records that a pass report prints anyway (``_print``): a failed
+    project's reason and a failed pass's error. Each failure is printed once; tracebacks of
+    unexpected errors and everything else still reach stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            return True
+        if getattr(record, "project", None):
+            return False
+        return not record.getMessage().startswith("reconcile pass ")
+
+
+class _Stderr(logging.Handler):
+    """Log lines to the command's stderr as it is when they are written."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def _log_what_passes_do_not_report() -> None:
+    root = logging.getLogger("rise")
+    if any(isinstance(h, _Stderr) for h in root.handlers):
+        return
+    handler = _Stderr(logging.WARNING)
+    handler.addFilter(_ReportedByPasses())
+    root.addHandler(handler)
+    root.propagate = False
 
 
 def _print(report: PassReport) -> None:

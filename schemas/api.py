@@ -7,24 +7,26 @@ gets a close-match suggestion); responses are what the CLI reads.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema
 
-from schemas.base import Payload
-from schemas.deployment import DeploymentId, DeploymentState
-from schemas.names import EnvKey, Name, OwnerRef
+from schemas.base import Payload, RequestBody
+from schemas.deployment import (
+    MAX_IMAGE_REFERENCE,
+    PINNED_IMAGE_PATTERN,
+    DeploymentId,
+    DeploymentState,
+    image_problem,
+)
+from schemas.names import EnvKey, Name, OwnerRef, env_map
 from schemas.project import ProjectSettings, Visibility
 
-MAX_ENV_VALUE_BYTES = 32 * 1024
+MAX_ENV_VALUE_CHARS = 32 * 1024
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 
-# The same grammar as a pinned image in deployment.toml; checked here too so the API can say
-# how to get a digest instead of only that one is missing.
-_PINNED_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._\-/:]*(:[\w][\w.\-]{0,127})?@sha256:[0-9a-f]{64}$")
 
 StatusState = Literal["deploying", "running", "failed", "stopped", "unknown"]
 RowStatus = Literal["deploying", "running", "failed", "stopped", "unknown", "invalid"]
@@ -34,7 +36,8 @@ DeploymentRowStatus = Literal[
 
 
 def _pinned(value: str) -> str:
-    if not _PINNED_IMAGE.match(value):
+    """The grammar of deployment.toml's image; the message says how to get a digest."""
+    if image_problem(value):
         raise ValueError(
             f"image {value!r} is not pinned by digest; push it first and deploy the digest the "
             "push printed ('registry/app@sha256:<64 hex>'), or resolve a tag with "
@@ -47,11 +50,14 @@ def _text(value: str) -> str:
     if "\0" in value:
         raise ValueError("value must not contain NUL characters")
     try:
-        size = len(value.encode("utf-8"))
+        value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("value must be valid UTF-8 text") from None
-    if size > MAX_ENV_VALUE_BYTES:
-        raise ValueError(f"value is {size} bytes; the limit is {MAX_ENV_VALUE_BYTES}")
+    # Counted in characters, as the OpenAPI document's maxLength counts them.
+    if len(value) > MAX_ENV_VALUE_CHARS:
+        raise ValueError(
+            f"value is {len(value)} characters long; the limit is {MAX_ENV_VALUE_CHARS}"
+        )
     return value
 
 
@@ -67,9 +73,27 @@ def _password(value: str) -> str:
     return value
 
 
-PinnedImageRef = Annotated[str, AfterValidator(_pinned)]
-EnvValue = Annotated[str, AfterValidator(_text)]
-Password = Annotated[str, AfterValidator(_password)]
+PinnedImageRef = Annotated[
+    str,
+    AfterValidator(_pinned),
+    WithJsonSchema(
+        {"type": "string", "pattern": PINNED_IMAGE_PATTERN, "maxLength": MAX_IMAGE_REFERENCE}
+    ),
+]
+_ENV_VALUE_SCHEMA = {"type": "string", "pattern": "^[^\\u0000]*$", "maxLength": MAX_ENV_VALUE_CHARS}
+EnvValue = Annotated[str, AfterValidator(_text), WithJsonSchema(_ENV_VALUE_SCHEMA)]
+Password = Annotated[
+    str,
+    AfterValidator(_password),
+    WithJsonSchema(
+        {"type": "string", "minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_LENGTH}
+    ),
+]
+
+
+MODEL_KEY = "x-rise-model"
+"""Marks a schema the OpenAPI document replaces by a reference to that model (app_config is
+parsed as a dict so its problems name .rise.toml, but documented as AppConfig)."""
 
 
 # -- errors and operations -----------------------------------------------------------------
@@ -98,12 +122,12 @@ class VersionInfo(Payload):
 # -- authentication and users --------------------------------------------------------------
 
 
-class LoginRequest(Payload):
+class LoginRequest(RequestBody):
     username: str = Field(max_length=256)
     password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
-class RefreshRequest(Payload):
+class RefreshRequest(RequestBody):
     refresh_token: str = Field(max_length=8192)
 
 
@@ -134,7 +158,7 @@ class Me(Payload):
     teams: list[str] = Field(default_factory=list)
 
 
-class UserCreate(Payload):
+class UserCreate(RequestBody):
     username: Name
     password: Password
     admin: bool = False
@@ -146,7 +170,7 @@ class UserInfo(Payload):
     created_at: datetime
 
 
-class PasswordChange(Payload):
+class PasswordChange(RequestBody):
     current_password: str | None = Field(
         default=None, max_length=MAX_PASSWORD_LENGTH, description="required for your own"
     )
@@ -156,14 +180,14 @@ class PasswordChange(Payload):
 # -- projects ------------------------------------------------------------------------------
 
 
-class ProjectCreate(Payload):
+class ProjectCreate(RequestBody):
     name: Name
     owner: OwnerRef | None = Field(default=None, description="default: user:<you>")
     visibility: Visibility = "public"
     settings: ProjectSettings | None = None
 
 
-class ProjectUpdate(Payload):
+class ProjectUpdate(RequestBody):
     owner: OwnerRef | None = None
     visibility: Visibility | None = None
     settings: ProjectSettings | None = None
@@ -223,16 +247,24 @@ class Deleted(Payload):
 # -- teams ---------------------------------------------------------------------------------
 
 
-class TeamCreate(Payload):
+class TeamCreate(RequestBody):
     name: Name
     owners: list[Name] = Field(default_factory=list, description="default: [you]")
     members: list[Name] = Field(default_factory=list)
 
 
-class TeamUpdate(Payload):
+def _some_owner(owners: list[str] | None) -> list[str] | None:
+    if owners is not None and not owners:
+        raise ValueError("a team needs at least one owner; add the new owner before removing one")
+    return owners
+
+
+class TeamUpdate(RequestBody):
     """Replace ``owners``/``members``, or add and remove names (safe under concurrency)."""
 
-    owners: list[Name] | None = None
+    owners: Annotated[list[Name] | None, AfterValidator(_some_owner)] = Field(
+        default=None, json_schema_extra={"minItems": 1}
+    )
     members: list[Name] | None = None
     add_owners: list[Name] = Field(default_factory=list)
     remove_owners: list[Name] = Field(default_factory=list)
@@ -250,7 +282,21 @@ class TeamInfo(Payload):
 # -- deployments ---------------------------------------------------------------------------
 
 
-class DeploymentCreate(Payload):
+class DeploymentCreate(RequestBody):
+    """Exactly one of ``image`` and ``from``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        strict=True,
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["image"], "properties": {"image": {"type": "string"}}},
+                {"required": ["from"], "properties": {"from": {"type": "string"}}},
+            ]
+        },
+    )
+
     image: PinnedImageRef | None = Field(
         default=None, description="required unless 'from' names an earlier deployment"
     )
@@ -260,9 +306,10 @@ class DeploymentCreate(Payload):
     from_: DeploymentId | None = Field(
         default=None, alias="from", description="redeploy this earlier deployment (rollback)"
     )
-    app_config: dict[str, Any] | None = Field(
-        default=None, description="the app's .rise.toml as a JSON object"
-    )
+    app_config: Annotated[
+        dict[str, Any] | None,
+        WithJsonSchema({"anyOf": [{"type": "object", MODEL_KEY: "AppConfig"}, {"type": "null"}]}),
+    ] = Field(default=None, description="the app's .rise.toml as a JSON object")
     review: bool = Field(
         default=False,
         description="put it on a review branch instead of deploying (rise d c --review)",
@@ -296,7 +343,7 @@ class DeploymentDryRun(Payload):
 # -- environment ---------------------------------------------------------------------------
 
 
-class EnvSet(Payload):
+class EnvSet(RequestBody):
     value: EnvValue
     secret: bool = False
 
@@ -308,9 +355,13 @@ class EnvVar(Payload):
     commit: str | None = None
 
 
-class EnvImport(Payload):
-    vars: dict[EnvKey, EnvValue] = Field(default_factory=dict)
-    secrets: dict[EnvKey, EnvValue] = Field(default_factory=dict)
+class EnvImport(RequestBody):
+    vars: Annotated[dict[EnvKey, EnvValue], env_map(_ENV_VALUE_SCHEMA)] = Field(
+        default_factory=dict
+    )
+    secrets: Annotated[dict[EnvKey, EnvValue], env_map(_ENV_VALUE_SCHEMA)] = Field(
+        default_factory=dict
+    )
     replace: bool = Field(default=False, description="drop every variable not in this import")
 
 
@@ -361,7 +412,7 @@ class ReviewDetail(ReviewRow):
     )
 
 
-class ReviewReject(Payload):
+class ReviewReject(RequestBody):
     reason: str = Field(min_length=1, max_length=2000)
 
 

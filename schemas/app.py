@@ -9,25 +9,35 @@ from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from schemas.base import FileModel
 from schemas.errors import did_you_mean
-from schemas.names import NAME_JSON_SCHEMA, EnvKey, Name
+from schemas.names import NAME_JSON_SCHEMA, EnvKey, Name, env_map
 
 BuildBackend = Literal[
     "auto", "docker", "buildah", "podman", "pack", "buildpacks", "nixpacks", "railpack"
 ]
 
 # Kubernetes resource quantities: "250m", "0.5", "512Mi", "1G".
-_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+QUANTITY_PATTERN = r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+_QUANTITY = re.compile(QUANTITY_PATTERN)
+
+
+MAX_QUANTITY_LENGTH = 32
 
 
 def _quantity(value: str) -> str:
-    if not _QUANTITY.match(value):
+    if len(value) > MAX_QUANTITY_LENGTH or not _QUANTITY.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a Kubernetes quantity (examples: '250m', '0.5', '512Mi', '1Gi')"
         )
     return value
 
 
-Quantity = Annotated[str, AfterValidator(_quantity)]
+Quantity = Annotated[
+    str,
+    AfterValidator(_quantity),
+    WithJsonSchema(
+        {"type": "string", "pattern": QUANTITY_PATTERN, "maxLength": MAX_QUANTITY_LENGTH}
+    ),
+]
 
 
 def _http_path(value: str) -> str:
@@ -36,14 +46,17 @@ def _http_path(value: str) -> str:
     return value
 
 
-HttpPath = Annotated[str, AfterValidator(_http_path)]
+HttpPath = Annotated[
+    str, AfterValidator(_http_path), WithJsonSchema({"type": "string", "pattern": r"^/\S*$"})
+]
+BuildArg = Annotated[str, WithJsonSchema({"type": "string", "pattern": "="})]
 
 
 class Build(FileModel):
     backend: BuildBackend = "auto"
     builder: str | None = None
     buildpacks: list[str] = Field(default_factory=list)
-    args: list[str] = Field(default_factory=list, description="build arguments, KEY=VALUE")
+    args: list[BuildArg] = Field(default_factory=list, description="build arguments, KEY=VALUE")
     dockerfile: str | None = None
     context: str | None = None
     platform: str | None = None
@@ -84,7 +97,7 @@ class DeployOverride(FileModel):
 
 
 class Environment(FileModel):
-    env: dict[EnvKey, str] = Field(default_factory=dict)
+    env: Annotated[dict[EnvKey, str], env_map({"type": "string"})] = Field(default_factory=dict)
     deploy: DeployOverride | None = None
 
 
@@ -103,6 +116,7 @@ class AppConfig(FileModel):
                         "required": ["name"],
                         "additionalProperties": False,
                     },
+                    {"type": "null"},
                 ]
             }
         ),
@@ -110,8 +124,12 @@ class AppConfig(FileModel):
     version: Literal[1] = 1
     build: Build = Field(default_factory=Build)
     deploy: Deploy = Field(default_factory=Deploy)
-    env: dict[EnvKey, str] = Field(default_factory=dict)
-    environments: dict[Name, Environment] = Field(default_factory=dict)
+    env: Annotated[dict[EnvKey, str], env_map({"type": "string"})] = Field(default_factory=dict)
+    environments: dict[Name, Environment] = Field(
+        # A key that is no name is refused, so the schema says so (pydantic's leaves it open).
+        default_factory=dict,
+        json_schema_extra={"additionalProperties": False},
+    )
 
     @model_validator(mode="before")
     @classmethod

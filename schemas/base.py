@@ -13,3 +13,10 @@ class Payload(BaseModel):
     """A JSON API payload: unknown keys are errors; strings for enums and dates are fine."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RequestBody(Payload):
+    """A request body: JSON types exactly as the OpenAPI document states them (no ``"1"`` for
+    1, no ``0`` for false), so the document and the API accept the same bodies."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)

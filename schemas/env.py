@@ -15,7 +15,7 @@ _CIPHERTEXT = re.compile(r"^v1:[A-Za-z0-9+/]{36,}={0,2}$")
 
 
 def _ciphertext(value: str) -> str:
-    if not _CIPHERTEXT.match(value):
+    if not _CIPHERTEXT.fullmatch(value):
         raise ValueError(
             "secret values must be ciphertext written by rise ('v1:...'); "
             "set them with `rise env set PROJECT KEY --secret`, never in clear"

@@ -25,9 +25,9 @@ def name_problem(value: str, what: str = "name") -> str | None:
         return f"{what} {value!r} is {len(value)} characters long; the limit is {MAX_NAME_LENGTH}"
     if "/" in value or "\\" in value or value in {".", ".."} or "\0" in value:
         return f"{what} {value!r} may not contain path separators or be '.' or '..'"
-    if not _LABEL.match(value):
+    if not _LABEL.fullmatch(value):
         lowered = value.lower()
-        hint = f" (try {lowered!r})" if _LABEL.match(lowered) and "--" not in lowered else ""
+        hint = f" (try {lowered!r})" if _LABEL.fullmatch(lowered) and "--" not in lowered else ""
         return (
             f"{what} {value!r} must be lower-case letters, digits and '-', "
             f"starting and ending with a letter or digit{hint}"
@@ -58,7 +58,7 @@ MAX_ENV_KEY_LENGTH = 253
 
 
 def validate_env_key(value: str) -> str:
-    if not _ENV_KEY.match(value) or len(value) > MAX_ENV_KEY_LENGTH:
+    if not _ENV_KEY.fullmatch(value) or len(value) > MAX_ENV_KEY_LENGTH:
         raise ValueError(
             f"environment variable name {value!r} must match [A-Za-z_][A-Za-z0-9_]* "
             f"(at most {MAX_ENV_KEY_LENGTH} characters)"
@@ -66,13 +66,25 @@ def validate_env_key(value: str) -> str:
     return value
 
 
-EnvKey = Annotated[
-    str,
-    AfterValidator(validate_env_key),
-    WithJsonSchema(
-        {"type": "string", "pattern": _ENV_KEY.pattern, "maxLength": MAX_ENV_KEY_LENGTH}
-    ),
-]
+ENV_KEY_JSON_SCHEMA = {
+    "type": "string",
+    "pattern": _ENV_KEY.pattern,
+    "maxLength": MAX_ENV_KEY_LENGTH,
+}
+EnvKey = Annotated[str, AfterValidator(validate_env_key), WithJsonSchema(ENV_KEY_JSON_SCHEMA)]
+
+
+def env_map(value_schema: dict[str, object]) -> WithJsonSchema:
+    """The JSON schema of an env table: every key an env name, every value ``value_schema``
+    (pydantic's own says nothing of keys that do not match, which the model refuses)."""
+    return WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": ENV_KEY_JSON_SCHEMA,
+            "additionalProperties": value_schema,
+        }
+    )
+
 
 OwnerKind = Literal["user", "team"]
 
@@ -106,5 +118,11 @@ def _parse_owner(value: object) -> str:
 OwnerRef = Annotated[
     str,
     AfterValidator(_parse_owner),
-    WithJsonSchema({"type": "string", "pattern": r"^(user|team):[a-z0-9]([-a-z0-9]*[a-z0-9])?$"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(user|team):(?!.*--)[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+            "maxLength": len("team:") + MAX_NAME_LENGTH,
+        }
+    ),
 ]

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from schemas.app import Quantity
 from schemas.base import FileModel
 from schemas.names import OwnerRef
 
@@ -20,8 +21,8 @@ class ProjectSettings(FileModel):
         default=1, ge=1, le=10, description="approvals a review needs before it merges"
     )
     max_replicas: int = Field(default=10, ge=0, le=1000)
-    max_cpu: str | None = None
-    max_memory: str | None = None
+    max_cpu: Quantity | None = None
+    max_memory: Quantity | None = None
 
 
 class ProjectFile(FileModel):

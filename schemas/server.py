@@ -39,6 +39,15 @@ class LocalAuthConfig(FileModel):
     admin_user: Name = "admin"
     lockout_after: int = Field(default=5, ge=1)
     lockout_seconds: int = Field(default=300, ge=1)
+    login_burst: int = Field(
+        default=30, ge=1, description="password checks a client may start at once"
+    )
+    login_per_second: float = Field(
+        default=5.0, gt=0, description="password checks a client gets back per second"
+    )
+    hashing_concurrency: int = Field(
+        default=2, ge=1, le=64, description="password hashes computed at the same time"
+    )
 
 
 class OidcConfig(FileModel):

@@ -42,7 +42,22 @@ _PUSHED_DIGEST = re.compile(r"\bdigest: (sha256:[0-9a-f]{64})\b")
 
 
 class BuildError(Exception):
-    """A build or push failed; the message says what happened and what to do."""
+    """A build or push failed; the message says what happened and what to do.
+
+    ``shown`` is the end of the tool's output that the message repeats, when that output was
+    also streamed to the user's log as it came.
+    """
+
+    def __init__(self, message: str, *, shown: str = ""):
+        super().__init__(message)
+        self.shown = shown
+
+    def summary(self) -> str:
+        """The message without the output the user has just seen, so it is printed once."""
+        text = str(self)
+        if self.shown and text.endswith(self.shown):
+            return text[: -len(self.shown)].rstrip(":\n ") + "; its output is above"
+        return text
 
 
 class ToolMissing(BuildError):
@@ -52,8 +67,8 @@ class ToolMissing(BuildError):
 class TransientError(BuildError):
     """A failure that may pass on its own (network, registry overload): retry."""
 
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: float | None = None, *, shown: str = ""):
+        super().__init__(message, shown=shown)
         self.retry_after = retry_after
 
 
@@ -123,7 +138,8 @@ def _run(args: list[str], environ: Mapping[str, str], log: Log, what: str) -> No
     if code:
         detail = "\n".join(tail)
         error = TransientError if _TRANSIENT.search(detail) else BuildError
-        raise error(f"{what} failed ({Path(args[0]).name} exited with {code}):\n{detail}")
+        message = f"{what} failed ({Path(args[0]).name} exited with {code}):\n{detail}"
+        raise error(message, shown=detail)
 
 
 def _stop(process: subprocess.Popen[str], grace: float = 5.0) -> None:

@@ -70,7 +70,10 @@ def build(
         )
         image = engine.build(plan.spec, _progress)
         click.echo(_push(engine, image, target) if target else image.tag)
-    except (BuildError, ValueError) as exc:
+    except BuildError as exc:
+        # The tool's output was streamed above: its last lines are not printed again.
+        raise click.ClickException(exc.summary()) from None
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -46,5 +46,6 @@ class Retry:
                     raise
                 delay = min(exc.retry_after or self.base_delay * 2 ** (attempt - 1), self.max_delay)
                 attempt += 1
-                log(f"{exc}\nretrying in {delay:.1f} s (attempt {attempt}/{self.attempts})")
+                note = f"retrying in {delay:.1f} s (attempt {attempt}/{self.attempts})"
+                log(f"{exc.summary()}\n{note}")
                 self.sleep(delay)

@@ -7,8 +7,6 @@ and never build strings out of user data.
 from __future__ import annotations
 
 import hashlib
-import re
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -17,6 +15,7 @@ from reconciler.render.settings import RenderError, RenderSettings, fit_name
 from reconciler.secrets import SecretBox, SecretError
 from reconciler.state import layout
 from schemas import AppConfig, Problem
+from schemas.checks import RESERVED_ENV, above, project_problems
 
 if TYPE_CHECKING:
     from reconciler.state import ProjectState
@@ -35,25 +34,6 @@ NAMES = {
     "service": "app",
     "ingress": "app",
     "network_policy": "app",
-}
-RESERVED_ENV = {"PORT": "from [deploy] port", "RISE_APP_URL": "the app's URL"}
-
-_QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
-_SCALE = {
-    "m": Decimal("0.001"),
-    "": Decimal(1),
-    "k": Decimal(10) ** 3,
-    "M": Decimal(10) ** 6,
-    "G": Decimal(10) ** 9,
-    "T": Decimal(10) ** 12,
-    "P": Decimal(10) ** 15,
-    "E": Decimal(10) ** 18,
-    "Ki": Decimal(2) ** 10,
-    "Mi": Decimal(2) ** 20,
-    "Gi": Decimal(2) ** 30,
-    "Ti": Decimal(2) ** 40,
-    "Pi": Decimal(2) ** 50,
-    "Ei": Decimal(2) ** 60,
 }
 
 
@@ -111,6 +91,10 @@ class _Deployment:
         state, settings = self.state, self.settings
         deployment = state.deployment
         assert deployment is not None and state.project is not None
+        # The rules every writer and `rise state validate` apply too (schemas/checks.py).
+        self.problems.extend(
+            project_problems(state.name, state.project, state.app, deployment, state.env)
+        )
         app = self._app()
         name = state.name
         deploy_name = fit_name(f"{name}-{deployment.id}")
@@ -154,24 +138,13 @@ class _Deployment:
         environment = self.state.deployment.environment if self.state.deployment else None
         try:
             return app.for_environment(environment)
-        except KeyError as exc:
-            self.problems.append(Problem(self._file("deployment.toml"), str(exc.args[0])))
-            return app
+        except KeyError:
+            return app  # reported by project_problems
 
     def _replicas(self, app: AppConfig) -> int:
         deployment, project = self.state.deployment, self.state.project
         assert deployment is not None and project is not None
         wanted = deployment.replicas if deployment.replicas is not None else app.deploy.replicas
-        cap = project.settings.max_replicas
-        if wanted > cap:
-            source = "deployment.toml" if deployment.replicas is not None else ".rise.toml"
-            self.problems.append(
-                Problem(
-                    self._file(source),
-                    f"replicas = {wanted} is above this project's max_replicas = {cap} "
-                    "(project.toml [settings]); lower it or ask an admin to raise the cap",
-                )
-            )
         return 0 if deployment.state == "stopped" else wanted
 
     def _env_secret(self) -> list[tuple[str, tuple[str, str | None]]]:
@@ -197,16 +170,6 @@ class _Deployment:
             plain.update(self.state.env.vars)
             sources.update(dict.fromkeys(self.state.env.vars, "env.toml"))
         secret_keys = {key for key, _ in secret}
-        sources.update(dict.fromkeys(secret_keys, "env.toml"))
-        for key, origin in RESERVED_ENV.items():
-            if key in sources:
-                self.problems.append(
-                    Problem(
-                        self._file(sources[key]),
-                        f"{key} is set by rise ({origin}); remove it "
-                        f"(`rise env unset {self.state.name} {key}`, or from [env] in .rise.toml)",
-                    )
-                )
         entries: dict[str, dict[str, Any]] = {
             key: _env_value(key, value) for key, value in plain.items() if key not in secret_keys
         }
@@ -222,28 +185,20 @@ class _Deployment:
         cpu = deploy.cpu or self.settings.default_cpu
         memory = deploy.memory or self.settings.default_memory
         if settings is not None:
-            self._cap("cpu", cpu, settings.max_cpu)
-            self._cap("memory", memory, settings.max_memory)
+            # Values the app sets are checked by project_problems; the server's defaults
+            # only here, where the server's settings are known.
+            self._cap_default("cpu", deploy.cpu, cpu, settings.max_cpu)
+            self._cap_default("memory", deploy.memory, memory, settings.max_memory)
         return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}
 
-    def _cap(self, what: str, value: str, cap: str | None) -> None:
-        if cap is None:
-            return
-        limit = _quantity(cap)
-        if limit is None:
-            self.problems.append(
-                Problem(
-                    self._file("project.toml"),
-                    f"key 'max_{what}' in [settings]: {cap!r} is not a Kubernetes quantity "
-                    "(examples: '500m', '2', '512Mi', '1Gi')",
-                )
-            )
-        elif (_quantity(value) or 0) > limit:
+    def _cap_default(self, what: str, given: str | None, value: str, cap: str | None) -> None:
+        if given is None and above(value, cap):
             self.problems.append(
                 Problem(
                     self._file(".rise.toml"),
-                    f"{what} = {value!r} in [deploy] is above this project's max_{what} = "
-                    f"{cap!r} (project.toml [settings]); lower it or ask an admin",
+                    f"the server's default {what} = {value!r} is above this project's "
+                    f"max_{what} = {cap!r} (project.toml [settings]); set [deploy] {what} "
+                    "within the cap, or ask an admin to raise it",
                 )
             )
 
@@ -300,13 +255,3 @@ def _digest(secret: list[tuple[str, tuple[str, str | None]]]) -> str:
     # when a secret was set, added or removed, without depending on any plaintext.
     text = "\n".join(f"{key}={token}" for key, (token, _) in secret)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _quantity(text: str) -> Decimal | None:
-    match = _QUANTITY.match(text.strip())
-    if not match or match[2] not in _SCALE:
-        return None
-    try:
-        return Decimal(match[1]) * _SCALE[match[2]]
-    except InvalidOperation:
-        return None

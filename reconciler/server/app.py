@@ -30,7 +30,8 @@ from reconciler.server.api import auth, deployments, env, projects, reviews, tea
 from reconciler.server.auth import authenticate
 from reconciler.server.authz import project_actions
 from reconciler.server.context import ServerContext
-from reconciler.server.errors import EXCEPTION_HANDLERS
+from reconciler.server.door import BodyDoor
+from reconciler.server.errors import EXCEPTION_HANDLERS, internal_error
 from reconciler.server.forges import build_forge
 from reconciler.server.logs import RequestLog
 from reconciler.server.openapi import ApiRoute, Operation
@@ -102,7 +103,13 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
         routes=routes,
         middleware=[
             *proxy,
-            Middleware(RequestLog, metrics=ctx.metrics, route_of=_route_namer(routes)),
+            Middleware(
+                RequestLog,
+                metrics=ctx.metrics,
+                route_of=_route_namer(routes),
+                internal_error=internal_error,
+            ),
+            Middleware(BodyDoor, routes=lambda: app.routes),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -144,6 +151,10 @@ def _operations(ctx: ServerContext, version: str, started: threading.Event) -> l
             await run_in_threadpool(ctx.store.repo.head)
         except StateError as exc:
             reason = f"state repository unreadable: {exc}"
+            return _json(Health(status="unavailable", reason=reason), 503)
+        problem = await run_in_threadpool(ctx.store.repo.write_problem)
+        if problem is not None:
+            reason = f"state repository cannot take commits: {problem}"
             return _json(Health(status="unavailable", reason=reason), 503)
         return _json(Health(status="ok"))
 

@@ -10,39 +10,48 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Iterable
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from reconciler.server.authz import Principal
 from reconciler.server.errors import ApiError
+from reconciler.server.throttle import PasswordGate, Throttled
 from reconciler.server.tokens import Kind, TokenError, TokenService
 from reconciler.server.users import LockedOut, User, UserStore
 
 _LOGIN_HINT = "log in with 'rise login' and send the token as 'Authorization: Bearer <token>'"
 
 
-async def check_password(users: UserStore, username: str, password: str) -> User | None:
-    """The user this password belongs to, or None; a locked-out name is a 429 that says when
-    to try again (login and HTTP Basic share the lockout, so they share this answer)."""
-    try:
-        return await run_in_threadpool(users.verify, username, password)
-    except LockedOut as exc:
-        raise ApiError(
-            429,
-            "locked_out",
-            str(exc),
-            "wait, or ask an admin to reset the password",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from None
-
-
 class Authenticator:
-    def __init__(self, tokens: TokenService, users: UserStore, admins: Iterable[str]):
+    def __init__(
+        self,
+        tokens: TokenService,
+        users: UserStore,
+        admins: Iterable[str],
+        gate: PasswordGate,
+    ):
         self._tokens = tokens
         self._users = users
         self._admins = frozenset(admins)
+        self._gate = gate
+
+    async def check_password(self, request: Request, username: str, password: str) -> User | None:
+        """The user this password belongs to, or None; a 429 that says when to try again
+        while the client is throttled or the name locked out for it (login and HTTP Basic
+        share both, so they share this answer)."""
+        client = request.client.host if request.client else "unknown"
+        try:
+            return await self._gate.run(client, self._users.verify, username, password, client)
+        except (LockedOut, Throttled) as exc:
+            raise ApiError(
+                429,
+                "locked_out" if isinstance(exc, LockedOut) else "too_many_attempts",
+                str(exc),
+                "wait, or ask an admin to reset the password",
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
 
     def principal(self, username: str, kind: Kind = "user") -> Principal:
         """The caller as authorization sees them, with admin rights looked up now."""
@@ -67,7 +76,7 @@ class Authenticator:
         if scheme == "bearer":
             principal = self._from_token(value.strip())
         elif scheme == "basic":
-            principal = await self._from_basic(value.strip())
+            principal = await self._from_basic(request, value.strip())
         else:
             raise _unauthorized("authentication required")
         request.state.principal = principal
@@ -79,21 +88,27 @@ class Authenticator:
             verified = self._tokens.verify_access(token)
         except TokenError as exc:
             raise _unauthorized(str(exc)) from None
+        if verified.kind == "user":
+            user = self._users.get(verified.subject)
+            if user is None:
+                raise _unauthorized(f"user {verified.subject!r} no longer exists")
+            if verified.password_version != user.password_version:
+                raise _unauthorized("the password changed since this token was issued")
         return self.principal(verified.subject, verified.kind)
 
-    async def _from_basic(self, value: str) -> Principal:
+    async def _from_basic(self, request: Request, value: str) -> Principal:
         try:
             username, sep, secret = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             raise _unauthorized("malformed Basic credentials") from None
         if not sep or not username:
             raise _unauthorized("Basic credentials must be 'username:password'")
-        if secret.count(".") == 2:  # a JWT given as the password
+        if _looks_like_jwt(secret):  # a token given as the password (docker login)
             principal = self._from_token(secret)
             if principal.username != username:
                 raise _unauthorized("the token belongs to another user")
             return principal
-        user = await check_password(self._users, username, secret)
+        user = await self.check_password(request, username, secret)
         if user is None:
             raise _unauthorized("wrong username or password")
         return self.principal(user.username)
@@ -103,6 +118,18 @@ async def authenticate(request: Request) -> Principal | None:
     """The caller of ``request`` to this rise server, or None (for the registry routes)."""
     authenticator: Authenticator = request.app.state.authenticator
     return await authenticator.authenticate(request)
+
+
+def _looks_like_jwt(secret: str) -> bool:
+    """A compact JWS whose header names an algorithm; a password with two dots is none."""
+    header, *rest = secret.split(".")
+    if len(rest) != 2:
+        return False
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except (binascii.Error, ValueError):
+        return False
+    return isinstance(decoded, dict) and "alg" in decoded
 
 
 def _unauthorized(message: str) -> ApiError:

@@ -5,6 +5,10 @@
 - A private project the caller may not read does not exist for them: callers answer 404 with
   the same body as for a missing project, so names never leak.
 - Admins (``[auth] admins`` or the first admin of the local user store) skip every check.
+- Policy settings (``review``, ``max_replicas``, ``max_cpu``, ``max_memory``) limit the
+  project's own team, so only admins set them.
+- Giving a project away needs owner rights on both sides: the owner user or an owner of the
+  owning team, and the new owner user or an owner of the new team.
 
 Functions take a team lookup rather than a snapshot so a write can decide against the very
 tree it commits on (inside the change function), not against an older read.
@@ -21,6 +25,7 @@ from reconciler.server.errors import ApiError
 from reconciler.state import Snapshot
 from schemas import Owner, ProjectFile, TeamFile
 from schemas.errors import suggest
+from schemas.project import ProjectSettings
 
 TeamLookup = Callable[[str], TeamFile | None]
 
@@ -103,6 +108,44 @@ def check_owner(principal: Principal, owner: Owner, teams: Iterable[str], team: 
         if allowed
         else "create a team with 'rise team create' or ask a team owner to add you",
     )
+
+
+def check_policy(principal: Principal, old: ProjectSettings, new: ProjectSettings) -> None:
+    """Raise a 403 unless ``principal`` may change ``old`` policy settings into ``new``."""
+    if principal.is_admin or old == new:
+        return
+    fields = type(new).model_fields
+    changed = sorted(key for key in fields if getattr(old, key) != getattr(new, key))
+    raise ApiError(
+        403,
+        "policy_admins_only",
+        f"only admins may set a project's policy settings ({', '.join(changed)}): they limit "
+        "the very users who could otherwise change them",
+        "leave 'settings' out, or ask an admin to set it",
+    )
+
+
+def check_transfer(principal: Principal, old: Owner, new: Owner, team: TeamLookup) -> None:
+    """Raise a 403 unless ``principal`` has owner rights on ``old`` and on ``new``."""
+    if principal.is_admin:
+        return
+    for side, owner in (("current", old), ("new", new)):
+        if not _owner_rights(principal, owner, team):
+            who = "that user" if owner.kind == "user" else f"an owner of team {owner.name!r}"
+            raise ApiError(
+                403,
+                "owner_refused",
+                f"only {who} may give a project {'away' if side == 'current' else 'to it'}: "
+                f"moving a project needs owner rights on both sides ({old} -> {new})",
+                "ask an owner of both sides, or an admin, to move it",
+            )
+
+
+def _owner_rights(principal: Principal, owner: Owner, team: TeamLookup) -> bool:
+    if owner.kind == "user":
+        return owner.name == principal.username
+    found = team(owner.name)
+    return found is not None and principal.username in found.owners
 
 
 def _owns(principal: Principal, owner: str, team: TeamLookup) -> bool:

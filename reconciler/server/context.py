@@ -20,6 +20,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
+
+from joserfc.errors import JoseError
 
 from reconciler.ids import DeploymentIds
 from reconciler.registry import CredentialsProvider, TokenIssuer, provider_from_config
@@ -29,8 +32,9 @@ from reconciler.secrets import SecretBox
 from reconciler.server.auth import Authenticator
 from reconciler.server.metrics import Metrics
 from reconciler.server.store import Store
+from reconciler.server.throttle import PasswordGate, RateLimiter
 from reconciler.server.tokens import TokenService
-from reconciler.server.users import UserStore
+from reconciler.server.users import UserError, UserStore
 from reconciler.state import Remote, StateError, StateRepo
 from reconciler.status import Controller
 from schemas import ServerConfig
@@ -39,6 +43,7 @@ from schemas.api import MIN_PASSWORD_LENGTH
 log = logging.getLogger("rise.server")
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 ADMIN_PASSWORD_VARIABLE = "RISE_ADMIN_PASSWORD"
 WEBHOOK_SECRET_VARIABLE = "RISE_WEBHOOK_SECRET"
 
@@ -95,26 +100,35 @@ def build_context(
     env = os.environ if environ is None else environ
     data = Path(config.data_dir)
     data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _remove_temporary_files(data)
     metrics = Metrics()
     repo = open_state_repo(config, env)
     local = config.auth.local
-    users = UserStore(
+    users = _loaded(
         data / "users.json",
-        lockout_after=local.lockout_after,
-        lockout_seconds=local.lockout_seconds,
-        clock=clock,
+        lambda: UserStore(
+            data / "users.json",
+            lockout_after=local.lockout_after,
+            lockout_seconds=local.lockout_seconds,
+            clock=clock,
+        ),
     )
     if local.enabled:
         bootstrap_admin(users, local.admin_user, env.get(ADMIN_PASSWORD_VARIABLE), data)
-    tokens = TokenService.from_directory(
+    tokens = _loaded(
         data / "keys",
-        issuer=config.public_url or "rise",
-        access_ttl=config.auth.access_token_ttl,
-        refresh_ttl=config.auth.refresh_token_ttl,
-        clock=clock,
+        lambda: TokenService.from_directory(
+            data / "keys",
+            issuer=config.public_url or "rise",
+            access_ttl=config.auth.access_token_ttl,
+            refresh_ttl=config.auth.refresh_token_ttl,
+            clock=clock,
+        ),
     )
     secrets_box = open_secrets(config)
-    registry_issuer = TokenIssuer.from_config(config.registry, data)
+    registry_issuer = _loaded(
+        data / "registry", lambda: TokenIssuer.from_config(config.registry, data)
+    )
     registry = provider_from_config(config.registry, registry_issuer)
     routes = Routes() if config.runtime.kind == "docker" else None
     if controller is None:
@@ -126,7 +140,15 @@ def build_context(
         store=Store(repo, metrics),
         users=users,
         tokens=tokens,
-        authenticator=Authenticator(tokens, users, config.auth.admins),
+        authenticator=Authenticator(
+            tokens,
+            users,
+            config.auth.admins,
+            PasswordGate(
+                RateLimiter(local.login_per_second, local.login_burst),
+                concurrency=local.hashing_concurrency,
+            ),
+        ),
         secrets=secrets_box,
         controller=controller,
         metrics=metrics,
@@ -173,7 +195,10 @@ def open_state_repo(config: ServerConfig, environ: Mapping[str, str]) -> StateRe
         if not path.exists():
             log.info("creating the state repository", extra={"path": str(path)})
             return StateRepo.init(path, branch=state.branch)
-        return StateRepo(path, branch=state.branch)
+        repo = StateRepo(path, branch=state.branch)
+        for leftover in repo.clear_crash_leftovers():
+            log.warning("removed %s, left in the state repository by a crash", leftover)
+        return repo
     except StateError as exc:
         raise StartupError(f"cannot open the state repository: {exc}") from None
 
@@ -181,7 +206,8 @@ def open_state_repo(config: ServerConfig, environ: Mapping[str, str]) -> StateRe
 def open_secrets(config: ServerConfig) -> SecretBox:
     """The key of secret env values: the configured file, or DATA_DIR/secrets.key (created)."""
     if config.secrets_key_file is None:
-        return SecretBox.from_file(Path(config.data_dir) / "secrets.key", create=True)
+        path = Path(config.data_dir) / "secrets.key"
+        return _loaded(path, lambda: SecretBox.from_file(path, create=True))
     try:
         return SecretBox.from_file(config.secrets_key_file)
     except (OSError, ValueError) as exc:
@@ -189,6 +215,36 @@ def open_secrets(config: ServerConfig) -> SecretBox:
             f"secrets_key_file {config.secrets_key_file}: {exc}; it must hold the base64 of a "
             "32-byte key (remove the setting to have one created in the data dir)"
         ) from None
+
+
+def _loaded(path: Path, load: Callable[[], T]) -> T:
+    """``load()``, or a StartupError naming ``path`` when what a crash left there is unusable
+    (an empty or truncated key file of an interrupted first start, say)."""
+    try:
+        return load()
+    except (ValueError, OSError, UserError, JoseError) as exc:
+        empty = [str(p) for p in _files(path) if p.stat().st_size == 0]
+        where = ", ".join(empty) if empty else str(path)
+        raise StartupError(
+            f"cannot load {where}: {exc or type(exc).__name__}"
+            f"{' (the file is empty)' if empty else ''}; a crash during the first start can "
+            "leave it empty or truncated: restore it from a backup, or remove it to have a new "
+            "one created (what it signed or encrypted then stops working)"
+        ) from None
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file())
+    return [path] if path.is_file() else []
+
+
+def _remove_temporary_files(data: Path) -> None:
+    """Half-written files of a killed server: each file is written beside its target, then
+    renamed over it, so a leftover temporary file is never the only copy."""
+    for leftover in [*data.glob(".users.json.*"), *data.glob("keys/.jwt-*.tmp")]:
+        leftover.unlink(missing_ok=True)
+        log.warning("removed %s, left by a crash", leftover)
 
 
 def bootstrap_admin(users: UserStore, admin: str, password: str | None, data: Path) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from reconciler.state import CommitConflict, StateError
 from schemas import SchemaError
@@ -82,16 +84,27 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
             "the API is described at /api/v1/openapi.json",
         )
     elif exc.status_code == 405:
+        allowed = _allowed_methods(request)
         error = ApiError(
             405,
             "method_not_allowed",
-            f"{request.method} is not allowed on {request.url.path}",
+            f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}",
             "the API is described at /api/v1/openapi.json",
-            headers=exc.headers,
+            headers={**(exc.headers or {}), "Allow": ", ".join(allowed)},
         )
     else:
         error = ApiError(exc.status_code, "http_error", str(exc.detail), None, headers=exc.headers)
     return error_response(request, error)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods of the path template this path resolves to first (each method is its own
+    route here, so the route that refused knows only its own)."""
+    routes = [r for r in request.app.routes if isinstance(r, Route) and r.methods]
+    first = next((r for r in routes if r.path_regex.match(request.url.path)), None)
+    if first is None:
+        return []
+    return sorted({m for r in routes if r.path == first.path for m in r.methods or ()})
 
 
 async def _conflict(request: Request, exc: Exception) -> Response:
@@ -113,23 +126,22 @@ async def _state_error(request: Request, exc: Exception) -> Response:
         ApiError(
             503,
             "state_unavailable",
-            "the state repository could not be read or written",
-            "retry shortly; an operator will find the cause in the server log",
+            f"the state repository could not be read or written: {exc}",
+            "nothing was written; an operator must fix the cause above (GET /readyz shows it)",
+            headers={"Retry-After": "30"},
         ),
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(
-        request,
-        ApiError(
-            500,
-            "internal_error",
-            "the server failed to handle this request",
-            "retry; if it persists, give the request id to an operator",
-        ),
+async def internal_error(scope: Scope, receive: Receive, send: Send) -> None:
+    """The 500 answer (``RequestLog`` logs the error): no internals, only the request id."""
+    error = ApiError(
+        500,
+        "internal_error",
+        "the server failed to handle this request",
+        "retry; if it persists, give the request id to an operator",
     )
+    await error_response(Request(scope), error)(scope, receive, send)
 
 
 EXCEPTION_HANDLERS = {
@@ -137,5 +149,4 @@ EXCEPTION_HANDLERS = {
     HTTPException: _http_exception,
     CommitConflict: _conflict,
     StateError: _state_error,
-    Exception: _unexpected,
 }

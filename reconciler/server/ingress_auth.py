@@ -18,7 +18,7 @@ from reconciler.server.api._access import head_reader, read_project, read_teams
 from reconciler.server.api._http import blocking
 from reconciler.server.authz import Access, project_access
 from reconciler.server.context import ServerContext
-from reconciler.server.openapi import ApiRoute, Operation
+from reconciler.server.openapi import NAME_SCHEMA, ApiRoute, Operation, Query
 from schemas.names import name_problem
 
 Reach = Literal["public", "allowed", "login", "refused"]
@@ -66,7 +66,12 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 "Forward auth of private apps: 200 lets the request through, 401 asks for "
                 "credentials, 403 refuses (plain text answers)",
                 public=True,
-                query={"project": "the project whose app is being reached"},
+                query={
+                    "project": Query(
+                        "the project whose app is being reached", NAME_SCHEMA, required=True
+                    )
+                },
+                errors=(400, 401, 403),
                 media_type="text/plain",
                 tag="operations",
             ),

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from reconciler.server.metrics import Metrics
 
 access_log = logging.getLogger("rise.access")
+log = logging.getLogger("rise.server")
 request_id_var: ContextVar[str | None] = ContextVar("rise_request_id", default=None)
 
 _SANE_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
@@ -67,10 +68,18 @@ def configure_logging(level: str = "info", stream: IO[str] | None = None) -> Non
 
 
 class RequestLog:
-    """ASGI middleware: request id, access log line, request metrics."""
+    """ASGI middleware: request id, access log line, request metrics, and the answer to any
+    unexpected error (``internal_error``: a JSON 500 naming the request id)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, route_of: Callable[[Scope], str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        route_of: Callable[[Scope], str],
+        internal_error: ASGIApp,
+    ) -> None:
         self.app = app
+        self._internal_error = internal_error
         self._metrics = metrics
         self._route_of = route_of
 
@@ -85,16 +94,25 @@ class RequestLog:
         started = time.perf_counter()
         status = 500
 
+        status_sent = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, status_sent
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, status_sent = message["status"], True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Handled here, inside the request's context, so the log line and the answer
+            # carry the same request id (Starlette's own handler runs outside this one).
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if status_sent:
+                raise
+            await self._internal_error(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
             route = self._route_of(scope)
@@ -128,5 +146,5 @@ def _incoming_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
             text = value.decode("latin-1")
-            return text if _SANE_ID.match(text) else None
+            return text if _SANE_ID.fullmatch(text) else None
     return None

@@ -18,6 +18,7 @@ as ``RISE_STATE_BRANCH``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterable
@@ -172,14 +173,14 @@ _DIRS = (f"{layout.PROJECTS}/", f"{layout.SERVICE_ACCOUNTS}/")
 
 def main() -> None:
     repo = StateRepo(os.getcwd(), branch=os.environ.get("RISE_STATE_BRANCH", "main"))
-    quarantine = os.environ.get("GIT_OBJECT_DIRECTORY")
-    if quarantine:  # the pushed objects are only here until the hook says yes
-        repo.add_object_directory(quarantine)
     pusher = Principal(
         os.environ.get("RISE_PUSHER", "unknown"), os.environ.get("RISE_PUSHER_ADMIN") == "1"
     )
     updates = [Update(*line.split()) for line in sys.stdin if len(line.split()) == 3]
-    refused = check_push(repo, updates, pusher, repo.branch)
+    # The pushed objects are only in the quarantine until the hook says yes.
+    quarantine = os.environ.get("GIT_OBJECT_DIRECTORY")
+    with repo.quarantined(quarantine) if quarantine else contextlib.nullcontext():
+        refused = check_push(repo, updates, pusher, repo.branch)
     for line in refused:
         print(line, file=sys.stderr)
     sys.exit(1 if refused else 0)

@@ -18,8 +18,26 @@ from pydantic import BaseModel
 
 from reconciler.server.errors import ApiError
 from reconciler.server.metrics import Metrics
-from reconciler.state import Author, CommitConflict, CommitResult, Edit, Snapshot, StateRepo
-from schemas import SchemaError, load_toml
+from reconciler.state import (
+    Author,
+    CommitConflict,
+    CommitResult,
+    Edit,
+    ProjectState,
+    Snapshot,
+    StateRepo,
+)
+from reconciler.state.layout import PROJECT_FILES, PROJECTS, project_file
+from reconciler.state.snapshot import check_project
+from schemas import Problem, SchemaError, load_toml
+
+Reader = Callable[[str], bytes | None]
+_FIELDS = {
+    "project.toml": "project",
+    ".rise.toml": "app",
+    "deployment.toml": "deployment",
+    "env.toml": "env",
+}
 
 log = logging.getLogger("rise.state")
 
@@ -70,7 +88,7 @@ class Store:
                 raise ShuttingDown()
             self._writing += 1
         try:
-            result = self.repo.commit(change, Author(author), **where)
+            result = self.repo.commit(_validated(change), Author(author), **where)
         except ApiError:
             self._metrics.count_commit("refused")
             raise
@@ -98,6 +116,73 @@ class Store:
     @property
     def closed(self) -> bool:
         return self._closed
+
+
+def read_project(read: Reader, name: str) -> ProjectState | None:
+    """A project's files parsed like a snapshot would (problems kept); None if it has none."""
+    state = ProjectState(name=name, tree_id="")
+    found = False
+    for file, attribute in _FIELDS.items():
+        path = project_file(name, file)
+        data = read(path)
+        if data is None:
+            continue
+        found = True
+        try:
+            setattr(state, attribute, load_toml(data, PROJECT_FILES[file], path))
+        except SchemaError as exc:
+            state.problems.extend(exc.problems)
+    if not found:
+        return None
+    if state.project is None and not state.problems:
+        path = project_file(name, "project.toml")
+        state.problems.append(Problem(path, "missing: every project needs one"))
+    check_project(state)
+    return state
+
+
+def refuse_invalid(edit: Edit) -> None:
+    """Raise a 400 when the staged change makes a project break a rule it did not break.
+
+    The rules are the snapshot's (``check_project``), so nothing the API commits is refused
+    later by the reconciler or ``rise state validate``; problems that were there before the
+    change are not this writer's to fix.
+    """
+    for name in sorted(_touched_projects(edit)):
+        after = read_project(edit.read, name)
+        if after is None or not after.problems:
+            continue
+        before = read_project(edit.read_base, name)
+        known = {str(p) for p in before.problems} if before is not None else set()
+        new = [str(p) for p in after.problems if str(p) not in known]
+        if new:
+            raise ApiError(
+                400,
+                "invalid_change",
+                f"this change would make project {name!r} invalid: {new[0]}",
+                "nothing was written; fix the value named above (rise state validate checks a "
+                "state repository the same way)",
+                problems=new,
+            )
+
+
+def _touched_projects(edit: Edit) -> set[str]:
+    names = set()
+    for path in edit.staged_paths():
+        top, _, rest = path.partition("/")
+        if top == PROJECTS and rest:
+            names.add(rest.split("/", 1)[0])
+    return names
+
+
+def _validated(change: ChangeFn) -> ChangeFn:
+    def run(edit: Edit) -> str | None:
+        message = change(edit)
+        if message is not None:
+            refuse_invalid(edit)
+        return message
+
+    return run
 
 
 def read_model(edit: Edit, path: str, model: type[M]) -> M | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from joserfc import jws, jwt
-from joserfc.errors import JoseError
+from joserfc.errors import ExpiredTokenError, JoseError, MissingClaimError
 from joserfc.jwk import ECKey
 from joserfc.jwt import JWTClaimsRegistry
 
@@ -86,7 +86,7 @@ class TokenService:
         files = sorted(directory.glob("jwt-*.pem"))
         if not files:
             files = [_write_new_key(directory, options.get("clock", _utcnow)())]
-        keys = [ECKey.import_key(path.read_bytes()) for path in files]
+        keys = [_import(path) for path in files]
         return cls(keys, **options)
 
     # -- issuing ---------------------------------------------------------------------------
@@ -94,7 +94,8 @@ class TokenService:
     def issue(
         self, subject: str, kind: Kind = "user", password_version: int | None = None
     ) -> TokenPair:
-        access = self._sign(subject, kind, ACCESS_AUDIENCE, self.access_ttl, None)
+        # Both carry the password version, so a password change or removal revokes both.
+        access = self._sign(subject, kind, ACCESS_AUDIENCE, self.access_ttl, password_version)
         refresh = self._sign(subject, kind, REFRESH_AUDIENCE, self.refresh_ttl, password_version)
         return TokenPair(access, self.access_ttl, refresh, self.refresh_ttl)
 
@@ -175,26 +176,41 @@ class TokenService:
         return {"keys": keys}
 
 
+def _import(path: Path) -> ECKey:
+    try:
+        return ECKey.import_key(path.read_bytes())
+    except (JoseError, ValueError) as exc:
+        raise ValueError(f"{path} is not a PEM EC private key ({exc or 'empty'})") from None
+
+
 def _kid(key: ECKey) -> str:
     return key.thumbprint()
 
 
 def _claim_problem(exc: JoseError, claims: dict[str, Any], audience: str) -> str:
-    text = str(exc)
-    if "exp" in text and "expired" in text.lower():
+    """The refusal in words, decided by the error's type and claim, never by its text."""
+    if isinstance(exc, ExpiredTokenError):
         return "token has expired; log in again (rise login)"
-    if "aud" in text:
+    claim = getattr(exc, "claim", None)
+    if isinstance(exc, MissingClaimError):
+        return f"token has no {claim!r} claim"
+    if claim == "aud":
         kind = "refresh" if audience == REFRESH_AUDIENCE else "access"
         return f"token is not a rise {kind} token (aud {claims.get('aud')!r})"
-    if "iss" in text:
+    if claim == "iss":
         return f"token was issued by {claims.get('iss')!r}, not by this server"
-    return f"token claims are invalid ({text})"
+    return f"token claims are invalid ({exc})"
 
 
 def _write_new_key(directory: Path, now: datetime) -> Path:
     key = ECKey.generate_key("P-256")
     path = directory / f"jwt-{now.strftime('%Y%m%dT%H%M%S')}.pem"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written beside, then renamed: a crash never leaves a truncated key under the real name.
+    temp = directory / f".{path.stem}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(key.as_pem(private=True))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temp, path)
     return path

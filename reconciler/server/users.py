@@ -132,40 +132,53 @@ class UserStore:
                 raise UserError(f"user {username!r} does not exist")
             record.update(hash=hashed, password_version=int(str(record["password_version"])) + 1)
             self._save()
-            self._failures.pop(username, None)
+            for key in [k for k in self._failures if k.endswith(f"\0{username}")]:
+                del self._failures[key]  # a reset password unlocks the name everywhere
             return _user(username, record)
+
+    def delete(self, username: str) -> None:
+        """Remove a user; their tokens stop working at once (``Authenticator`` looks them up)."""
+        with self._lock:
+            if self._records.pop(username, None) is None:
+                raise UserError(f"user {username!r} does not exist")
+            self._save()
 
     # -- logging in ------------------------------------------------------------------------
 
-    def verify(self, username: str, password: str) -> User | None:
-        """The user when the password is right, else None; LockedOut while locked."""
-        self._check_lock(username)
+    def verify(self, username: str, password: str, client: str = "") -> User | None:
+        """The user when the password is right, else None; LockedOut while locked.
+
+        Failures count per (client, user name): a client that guesses locks out only itself,
+        never the user's own logins from elsewhere.
+        """
+        key = f"{client}\0{username}"
+        self._check_lock(key)
         with self._lock:
             record = self._records.get(username)
         stored = str(record["hash"]) if record else self._decoy
         if check_password(password, stored) and record is not None:
             with self._lock:
-                self._failures.pop(username, None)
+                self._failures.pop(key, None)
             return _user(username, record)
-        self._fail(username)
+        self._fail(key)
         return None
 
-    def _check_lock(self, username: str) -> None:
+    def _check_lock(self, key: str) -> None:
         now = self._clock()
         with self._lock:
-            state = self._failures.get(username)
+            state = self._failures.get(key)
             if state and state.locked_until:
                 if now < state.locked_until:
                     raise LockedOut(max(1, int((state.locked_until - now).total_seconds()) + 1))
-                self._failures.pop(username)
+                self._failures.pop(key)
 
-    def _fail(self, username: str) -> None:
+    def _fail(self, key: str) -> None:
         with self._lock:
-            state = self._failures.pop(username, None) or _Failures()
+            state = self._failures.pop(key, None) or _Failures()
             state.count += 1
             if state.count >= self._lockout_after:
                 state.locked_until = self._clock() + self._lockout
-            self._failures[username] = state
+            self._failures[key] = state
             while len(self._failures) > _TRACKED_NAMES:
                 self._failures.popitem(last=False)
 

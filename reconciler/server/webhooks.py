@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import threading
 from collections import OrderedDict
@@ -30,6 +29,7 @@ from starlette.routing import BaseRoute
 
 from reconciler.server.api._http import read_capped, respond
 from reconciler.server.context import ServerContext
+from reconciler.server.door import loads
 from reconciler.server.errors import ApiError
 from reconciler.server.openapi import ApiRoute, Operation
 from reconciler.server.pull_requests import PullRequestReviewer, is_pull_request_event, parse_event
@@ -41,6 +41,12 @@ log = logging.getLogger("rise.webhooks")
 
 SignalFn = Callable[[str, "set[str] | None"], None]
 _KEPT_DELIVERIES = 10_000
+_MAX_DELIVERY_ECHO = 128
+# Where GitHub, Gitea and GitLab name the pushed repository in a push event.
+_REPOSITORY_URL_KEYS = (
+    *("clone_url", "html_url", "ssh_url", "git_url", "url"),
+    *("git_http_url", "git_ssh_url", "homepage", "web_url"),
+)
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,7 @@ def routes(
     settings = ctx.config.webhooks
     deliveries = _Deliveries()
     branch_ref = f"refs/heads/{ctx.store.repo.branch}"
+    state_url = _normalised(ctx.config.state.url) if ctx.config.state.url else None
 
     async def git_webhook(request: Request) -> Response:
         provider = _provider(request.headers)
@@ -136,10 +143,13 @@ def routes(
             raise
         event = request.headers[provider.event_header]
         delivery = request.headers.get(provider.delivery_header)
+        delivery = delivery[:_MAX_DELIVERY_ECHO] if delivery is not None else None
         answer = WebhookAnswer(
             accepted=True, provider=provider.name, event=event, delivery=delivery, reconcile=False
         )
-        key = f"{provider.name}:{delivery or hashlib.sha256(body).hexdigest()}"
+        # A digest keeps every remembered id the same small size, however long the header.
+        raw_key = request.headers.get(provider.delivery_header, "").encode() or body
+        key = f"{provider.name}:{hashlib.sha256(raw_key).hexdigest()}"
         if not deliveries.first_time(key):
             ctx.metrics.count_webhook(provider.name, "duplicate")
             return respond(answer.model_copy(update={"duplicate": True, "reason": "seen before"}))
@@ -153,6 +163,10 @@ def routes(
         if event not in _PUSH_EVENTS or payload.get("ref") != branch_ref:
             ctx.metrics.count_webhook(provider.name, "ignored")
             reason = f"only pushes to {branch_ref} reconcile"
+            return respond(answer.model_copy(update={"reason": reason}), 202)
+        if not _about_state_repo(payload, state_url):
+            ctx.metrics.count_webhook(provider.name, "ignored")
+            reason = "the push is for a repository that is not the state repository"
             return respond(answer.model_copy(update={"reason": reason}), 202)
         refresher.request(f"{provider.name} push {str(payload.get('after', ''))[:12]}")
         ctx.metrics.count_webhook(provider.name, "accepted")
@@ -183,6 +197,7 @@ def routes(
                 public=True,
                 errors=(400, 401, 413),
                 tag="webhooks",
+                max_body_bytes=settings.max_body_bytes,
             ),
         )
     ]
@@ -239,13 +254,38 @@ def _credential(provider: _Provider, headers: Mapping[str, str]) -> str | None:
 
 
 def _json(body: bytes) -> dict[str, object]:
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}", None) from None
+    payload = loads(body)
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object", None)
     return payload
+
+
+def _about_state_repo(payload: dict[str, object], state_url: str | None) -> bool:
+    """Whether a push names the state repository. A payload that names no repository at all
+    is taken as the state repository's (it cannot be told apart); one that names another
+    repository — an app's, or anything else the same secret is set on — starts no work."""
+    named = set()
+    for section in ("repository", "project"):
+        table = payload.get(section)
+        if isinstance(table, dict):
+            for key in _REPOSITORY_URL_KEYS:
+                value = table.get(key)
+                if isinstance(value, str) and value:
+                    named.add(_normalised(value))
+    if not named:
+        return True
+    return state_url is not None and state_url in named
+
+
+def _normalised(url: str) -> str:
+    """``host/owner/repo`` of an https, ssh or scp-like git URL (no credentials or .git)."""
+    text = url.strip().lower()
+    if "://" in text:
+        text = text.split("://", 1)[1]
+    elif ":" in text.split("/", 1)[0]:
+        text = text.replace(":", "/", 1)  # git@host:owner/repo
+    text = text.rsplit("@", 1)[-1] if "@" in text.split("/", 1)[0] else text
+    return text.rstrip("/").removesuffix(".git")
 
 
 def _refused(message: str, hint: str) -> ApiError:

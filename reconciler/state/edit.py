@@ -52,6 +52,10 @@ class Edit:
             return None
         return self._repo[obj.id].data
 
+    def read_base(self, path: str) -> bytes | None:
+        """``path`` as it was before this edit staged anything."""
+        return Edit(self._repo, self._base).read(path)
+
     def exists(self, path: str) -> bool:
         return self.read(path) is not None or bool(self.list(path))
 

@@ -12,6 +12,8 @@ means fetch, re-apply, retry.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import random
 import threading
 import time
@@ -20,11 +22,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pygit2
 
-from reconciler.state import layout
+from reconciler.state import layout, recovery
 from reconciler.state.edit import Edit
+from reconciler.state.handles import HandlePool
 from reconciler.state.snapshot import (
     ParseCache,
     ProjectState,
@@ -43,6 +47,18 @@ _LISTINGS_KEPT = 4
 
 ChangeFn = Callable[[Edit], str | None]
 """Stages changes on an Edit and returns the commit message, or None to commit nothing."""
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _leased(method: F) -> F:
+    """Run a method while this thread holds a pooled handle (``StateRepo._lease``)."""
+
+    @functools.wraps(method)
+    def run(self: StateRepo, *args: Any, **kwargs: Any) -> Any:
+        with self._lease():
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 class StateError(RuntimeError):
@@ -90,7 +106,8 @@ class Remote:
 
 
 class StateRepo:
-    """One state repository. Safe to share between threads; each thread gets its own handle."""
+    """One state repository. Safe to share between threads: every public method leases a
+    pooled git handle (``handles.HandlePool``) for its duration."""
 
     def __init__(self, path: str | Path, branch: str | None = None, remote: Remote | None = None):
         """Open the repo at ``path`` (bare or a clone); ``branch`` defaults to what HEAD names."""
@@ -101,8 +118,7 @@ class StateRepo:
             raise StateError(f"{self.path} is not a git repository: {exc}") from None
         self.branch = branch or _head_branch(handle)
         self.remote = remote
-        self._local = threading.local()
-        self._local.repo = handle
+        self._pool = HandlePool(self.path, handle)
         self._parse_cache: ParseCache = {}
         self._listings: dict[pygit2.Oid, dict[str, pygit2.Oid]] = {}
         self._listings_lock = threading.Lock()
@@ -151,17 +167,25 @@ class StateRepo:
 
     @property
     def git(self) -> pygit2.Repository:
-        handle = getattr(self._local, "repo", None)
-        if handle is None:
-            handle = self._local.repo = pygit2.Repository(self.path)
-        return handle
+        """The handle this thread leased; outside a lease (tools, tests) a fresh one."""
+        return self._pool.current() or pygit2.Repository(self.path)
+
+    @property
+    def handles_open(self) -> int:
+        """How many git handles this instance holds (never more than ``MAX_HANDLES``)."""
+        return self._pool.opened
+
+    def _lease(self) -> contextlib.AbstractContextManager[pygit2.Repository]:
+        return self._pool.lease()
 
     # -- reading -------------------------------------------------------------------------
 
+    @_leased
     def head(self, branch: str | None = None) -> str | None:
         ref = self.git.references.get(self._ref(branch))
         return str(ref.target) if ref is not None else None
 
+    @_leased
     def resolve(self, ref: str | None = None) -> pygit2.Commit:
         """A commit by branch name, full ref, tag or (short) id; StateError says what failed."""
         repo = self.git
@@ -183,18 +207,22 @@ class StateRepo:
         commit = obj.peel(pygit2.Commit)
         return commit
 
+    @_leased
     def snapshot(self, ref: str | None = None) -> Snapshot:
         if len(self._parse_cache) > _PARSE_CACHE_LIMIT:
             self._parse_cache.clear()
         return read_snapshot(self.git, self.resolve(ref), self._parse_cache)
 
+    @_leased
     def project(self, name: str, ref: str | None = None) -> ProjectState | None:
         """One project at ``ref`` (validated like a snapshot), or None when there is none."""
         return read_project(self.git, self.resolve(ref), name, self._parse_cache)
 
+    @_leased
     def read(self, path: str, ref: str | None = None) -> bytes | None:
         return Edit(self.git, self.resolve(ref).tree).read(path)
 
+    @_leased
     def changed_projects(self, old: str | None, new: str | None = None) -> set[str]:
         """Projects whose files differ between two commits (``old`` None: all of ``new``).
 
@@ -227,17 +255,39 @@ class StateRepo:
                 del self._listings[next(iter(self._listings))]
         return hit
 
-    def add_object_directory(self, path: str) -> None:
-        """Also read objects from ``path`` in this thread (a push's quarantine, say)."""
-        self.git.odb.add_disk_alternate(path)
+    @contextlib.contextmanager
+    def quarantined(self, objects: str) -> Iterator[None]:
+        """Hold one handle that also reads objects from ``objects`` (a push's quarantine,
+        before the push is accepted) for the calls this thread makes inside the block."""
+        with self._lease() as git:
+            git.odb.add_disk_alternate(objects)
+            yield
 
+    def handle(self) -> contextlib.AbstractContextManager[pygit2.Repository]:
+        """One handle held for a run of reads, so the objects they return stay this
+        thread's (state modules that walk commits and trees use it)."""
+        return self._lease()
+
+    @_leased
     def history(
-        self, path: str, ref: str | None = None, limit: int | None = None
+        self,
+        path: str,
+        ref: str | None = None,
+        limit: int | None = None,
+        *,
+        within: str | None = None,
     ) -> list[HistoryEntry]:
-        """Commits that changed ``path``, newest first (``git log -- path``, first parents)."""
+        """Commits that changed ``path``, newest first (``git log -- path``, first parents).
+
+        ``within`` bounds the walk to one lifetime of that path: it stops at the first commit
+        (going back) that does not hold it. A project's history is read within its
+        ``project.toml``, so a new project never inherits a deleted namesake's deployments.
+        """
         entries: list[HistoryEntry] = []
         commit: pygit2.Commit | None = self.resolve(ref)
         while commit is not None and (limit is None or len(entries) < limit):
+            if within is not None and _blob_id(commit.tree, within) is None:
+                break
             parent = commit.parents[0] if commit.parents else None
             here = _blob_id(commit.tree, path)
             before = _blob_id(parent.tree, path) if parent is not None else None
@@ -256,16 +306,31 @@ class StateRepo:
         return entries
 
     def log(self, ref: str | None = None, limit: int | None = None) -> Iterator[pygit2.Commit]:
-        """Commits on a branch, newest first, following first parents."""
-        commit: pygit2.Commit | None = self.resolve(ref)
-        count = 0
-        while commit is not None and (limit is None or count < limit):
-            yield commit
-            count += 1
-            commit = commit.parents[0] if commit.parents else None
+        """Commits on a branch, newest first, following first parents (read under one lease,
+        so the walk never shares a handle with another thread)."""
+        with self._lease():
+            commit: pygit2.Commit | None = self.resolve(ref)
+            found: list[pygit2.Commit] = []
+            while commit is not None and (limit is None or len(found) < limit):
+                found.append(commit)
+                commit = commit.parents[0] if commit.parents else None
+        return iter(found)
+
+    # -- crash recovery ------------------------------------------------------------------
+
+    @_leased
+    def clear_crash_leftovers(self) -> list[str]:
+        """Remove the lock and temporary files a killed writer left; the paths removed."""
+        return recovery.clear_leftovers(Path(self.git.path))
+
+    @_leased
+    def write_problem(self) -> str | None:
+        """Why a commit cannot succeed now, or None (``recovery.write_problem``)."""
+        return recovery.write_problem(Path(self.git.path), self._ref(None))
 
     # -- branches ------------------------------------------------------------------------
 
+    @_leased
     def branches(self, prefix: str = "") -> list[str]:
         names = self.git.raw_listall_references()
         out = []
@@ -275,6 +340,7 @@ class StateRepo:
                 out.append(name.removeprefix("refs/heads/"))
         return sorted(out)
 
+    @_leased
     def delete_branch(self, branch: str) -> None:
         if branch == self.branch:
             raise StateError(f"refusing to delete the main branch {branch!r}")
@@ -307,7 +373,8 @@ class StateRepo:
         """
         target = branch or self.branch
         extra = [self.resolve(merge).id] if merge else []
-        with self._write_lock:
+        # The lock before the lease: a writer waiting its turn holds no handle readers need.
+        with self._write_lock, self._lease():
             return self._commit(change, author, target, start, extra, allow_empty, max_attempts)
 
     def _commit(
@@ -329,26 +396,33 @@ class StateRepo:
             message = change(edit)
             if message is None or not (edit.changed or allow_empty):
                 return CommitResult(None, attempt)
-            tree_id = edit.build() if edit.changed or parent is None else parent.tree_id
-            if parent is not None and tree_id == parent.tree_id and not allow_empty:
-                return CommitResult(None, attempt)
-            now = datetime.now(UTC)
-            commit_id = self.git.create_commit(
-                None,
-                author.signature(now),
-                _signature(*COMMITTER, now),
-                message.rstrip() + "\n",
-                tree_id,
-                ([parent.id] if parent is not None else []) + extra,
-            )
+            try:
+                tree_id = edit.build() if edit.changed or parent is None else parent.tree_id
+                if parent is not None and tree_id == parent.tree_id and not allow_empty:
+                    return CommitResult(None, attempt)
+                now = datetime.now(UTC)
+                commit_id = self.git.create_commit(
+                    None,
+                    author.signature(now),
+                    _signature(*COMMITTER, now),
+                    message.rstrip() + "\n",
+                    tree_id,
+                    ([parent.id] if parent is not None else []) + extra,
+                )
+            except (pygit2.GitError, OSError) as exc:
+                raise StateError(f"cannot write objects to the state repository: {exc}") from None
             if self._advance(target, current, commit_id):
                 return CommitResult(str(commit_id), attempt)
+            problem = self.write_problem()
+            if problem is not None:  # not a lost race: retrying cannot help
+                raise StateError(f"cannot commit to {target!r}: {problem}")
             time.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
         raise CommitConflict(
             f"could not commit to {target!r} after {max_attempts} attempts: other writers kept "
             "moving it; nothing was written, try again"
         )
 
+    @_leased
     def fetch(self) -> None:
         if self.remote is None:
             return
@@ -357,6 +431,7 @@ class StateRepo:
         except pygit2.GitError as exc:
             raise _remote_error("fetch from", self.remote, exc) from None
 
+    @_leased
     def fetch_ref(self, ref: str) -> str | None:
         """Fetch one ref of the remote (a pull request's head, say); its commit, or None."""
         if self.remote is None:
@@ -369,6 +444,7 @@ class StateRepo:
         found = self.git.references.get(local)
         return str(found.target) if found is not None else None
 
+    @_leased
     def pack_loose_objects(self) -> int:
         """Move loose objects into one pack (what ``git gc`` does); returns how many.
 
@@ -392,7 +468,7 @@ class StateRepo:
         builder.write(str(objects / "pack"))
         for path in loose:
             path.unlink(missing_ok=True)
-        self._local = threading.local()  # handles opened before the pack must rescan
+        self._pool.renew()  # handles opened before the pack must rescan
         return len(loose)
 
     # -- internals -----------------------------------------------------------------------

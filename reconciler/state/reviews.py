@@ -100,36 +100,40 @@ def list_reviews(repo: StateRepo, project: str | None = None) -> list[Review]:
     """Every review branch (of ``project``), oldest first; unreadable branches are skipped."""
     prefix = f"{PREFIX}{project}/" if project else PREFIX
     out = []
-    main = repo.resolve()
-    for branch in repo.branches(prefix):
-        found = _read(repo, branch, main)
-        if found is not None:
-            out.append(found)
+    with repo.handle():
+        main = repo.resolve()
+        for branch in repo.branches(prefix):
+            found = _read(repo, branch, main)
+            if found is not None:
+                out.append(found)
     return sorted(out, key=lambda r: (r.created_at, r.branch))
 
 
 def read_review(repo: StateRepo, project: str, review_id: str) -> Review | None:
     branch = review_branch(project, review_id)
-    if repo.head(branch) is None:
-        return None
-    return _read(repo, branch, repo.resolve())
+    with repo.handle():
+        if repo.head(branch) is None:
+            return None
+        return _read(repo, branch, repo.resolve())
 
 
 def first_author(repo: StateRepo, head: str, base: str | None) -> str | None:
     """The author of the oldest commit after ``base`` on the way to ``head``: who asked."""
-    stop = repo.resolve(base).id if base else None
     found = None
-    for commit in _own_commits(repo.resolve(head), stop):
-        found = commit.author.name
+    with repo.handle():
+        stop = repo.resolve(base).id if base else None
+        for commit in _own_commits(repo.resolve(head), stop):
+            found = commit.author.name
     return found
 
 
 def merged_as(repo: StateRepo, project: str, review_id: str, look_back: int = 500) -> str | None:
     """The main commit that merged the review, among the last ``look_back`` commits."""
     wanted = (REVIEW, review_branch(project, review_id))
-    for commit in repo.log(limit=look_back):
-        if len(commit.parents) == 2 and wanted in parse_trailers(commit.message):
-            return str(commit.id)
+    with repo.handle():
+        for commit in repo.log(limit=look_back):
+            if len(commit.parents) == 2 and wanted in parse_trailers(commit.message):
+                return str(commit.id)
     return None
 
 
@@ -151,6 +155,7 @@ def parse_trailers(message: str) -> list[tuple[str, str]]:
 
 
 def _read(repo: StateRepo, branch: str, main: pygit2.Commit) -> Review | None:
+    """Call it holding ``repo.handle()``: the commits it walks are that handle's."""
     rest = branch.removeprefix(PREFIX)
     project, _, review_id = rest.partition("/")
     if not project or not review_id or "/" in review_id:

@@ -25,6 +25,7 @@ from schemas import (
     TeamFile,
     load_toml,
 )
+from schemas.checks import project_problems
 from schemas.errors import did_you_mean
 from schemas.names import name_problem
 
@@ -151,7 +152,15 @@ def _read_project(repo: pygit2.Repository, reader: _Reader, entry: Any) -> Proje
                 f"project = {state.app.project!r} does not match the folder name {name!r}",
             )
         )
+    check_project(state)
     return state
+
+
+def check_project(state: ProjectState) -> None:
+    """Add the rules that span files (``schemas.checks``) for the files that parsed."""
+    state.problems.extend(
+        project_problems(state.name, state.project, state.app, state.deployment, state.env)
+    )
 
 
 def _read_teams(repo: pygit2.Repository, reader: _Reader, tree: Any, snap: Snapshot) -> None:

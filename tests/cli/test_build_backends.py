@@ -170,4 +170,7 @@ def test_failing_build_shows_the_tool_output(tmp_path: Path) -> None:
         env.remove()
     assert result.exit_code == 1
     assert "Error: building web:latest with buildah failed (buildah exited with" in result.output
-    assert "/no/such/shell" in result.output.split("Error:")[1]
+    assert "its output is above" in result.output
+    # The tool's own error line is shown once, above the summary (issue 14, item 17).
+    failing = [line for line in result.output.splitlines() if "/no/such/shell" in line]
+    assert failing and len(failing) == len(set(failing)), result.output

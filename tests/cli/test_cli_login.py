@@ -118,8 +118,10 @@ def test_warns_once_per_server_version_of_another_minor(tmp_path: Path, rise: Ri
     dist = newer / "rise_deploy-99.1.0.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: rise-deploy\nVersion: 99.1.0\n")
-    pythonpath = os.pathsep.join([str(TREE), str(newer)])
-    other = start_server(tmp_path / "data", {"PYTHONPATH": pythonpath})
+    # Started from `newer`, not the tree: an editable install leaves rise_deploy.egg-info
+    # (0.1.0) at the tree's root, which `python -m` would find first.
+    pythonpath = os.pathsep.join([str(newer), str(TREE)])
+    other = start_server(tmp_path / "data", {"PYTHONPATH": pythonpath}, cwd=newer)
     try:
         login = ("login", other.url, "-u", "admin", "--password-stdin")
         first = rise.run(*login, input=ADMIN_PASSWORD + "\n")

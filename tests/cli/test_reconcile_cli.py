@@ -198,3 +198,32 @@ def test_once_does_nothing_while_another_replica_holds_the_lease(
     )
     with kube_target.api_client() as api_client:
         assert Kube(api_client).get("Namespace", f"{prefix}-web").status == 404
+
+
+def test_once_prints_each_failure_once(tmp_path: Path) -> None:
+    repo = StateRepo.init(tmp_path / "state.git")
+    files = project_files("web")
+    files["projects/web/env.toml"] = '[vars]\nPORT = "80"\n'
+    commit(repo, {**files, **project_files("api")})
+    state = str(tmp_path / "state.git")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "reconcile",
+            "--state",
+            state,
+            "--once",
+            "--runtime",
+            "rendered",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
+        timeout=120,
+    )
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert output.count("PORT is set by rise") == 1, output
+    assert "web: failed: projects/web/env.toml: PORT is set by rise" in result.stderr

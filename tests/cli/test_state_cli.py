@@ -98,3 +98,74 @@ def test_aliases_and_typo_suggestions() -> None:
     result = CliRunner().invoke(cli, ["stat", "validate"])
     assert result.exit_code == 2
     assert "Did you mean 'state'?" in result.output
+
+
+# -- issue 14: one validator, the right target, every problem (items 10 and 16) -------------
+
+
+def _git(*args: str, cwd: Path) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_validate_checks_the_folder_given_not_the_repository_around_it(tmp_path: Path) -> None:
+    outer = tmp_path / "outer"
+    shutil.copytree(EXAMPLES / "state", outer)
+    _git("init", "-q", cwd=outer)
+    _git("add", ".", cwd=outer)
+    _git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "ok", cwd=outer)
+    inner = outer / "candidate"
+    shutil.copytree(EXAMPLES / "state", inner)
+    (inner / "projects/docs-site/env.toml").write_text('[vars]\nPORT = "80"\n')
+    result = _run("state", "validate", str(inner))
+    assert result.exit_code == 1, result.output
+    assert "projects/docs-site/env.toml: PORT is set by rise" in result.output
+    assert f"in the files in {inner}" in result.output
+
+
+def test_a_clone_says_what_it_checked_and_can_check_the_working_files(
+    example_repo: StateRepo, tmp_path: Path
+) -> None:
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", example_repo.path, str(clone)], check=True)
+    (clone / "projects/docs-site/project.toml").write_text('owner = "team:nobody"\n')
+    committed = _run("state", "validate", str(clone))
+    assert committed.exit_code == 0
+    assert "the committed tree at HEAD" in committed.output
+    assert "not the working files (--working checks those)" in committed.output
+    working = _run("state", "validate", str(clone), "--working")
+    assert working.exit_code == 1
+    assert "owner 'team:nobody' names a team that does not exist" in working.output
+
+
+def test_every_problem_is_reported_in_one_run_by_the_one_validator(
+    example_repo: StateRepo,
+) -> None:
+    def break_things(edit: Edit) -> str:
+        edit.write("projects/my-first-app/env.toml", b'[vars]\nPORT = "80"\n')
+        edit.write(
+            "projects/my-first-app/project.toml",
+            b'owner = "user:niklas"\n[settings]\nmax_cpu = "100m"\n',
+        )
+        edit.write("projects/docs-site/project.toml", b'owner = "team:devopz"\n')
+        edit.write(
+            "projects/secret-app/project.toml",
+            b'owner = "user:a"\n[settings]\nmax_memory = "lots; rm -rf"\n',
+        )
+        return "break"
+
+    example_repo.commit(break_things, Author("mallory"))
+    result = _run("state", "validate", example_repo.path)
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    expected = [
+        "projects/my-first-app/env.toml: PORT is set by rise",
+        "projects/my-first-app/.rise.toml: cpu = '250m' in [deploy] is above this project's "
+        "max_cpu = '100m'",
+        "projects/docs-site/project.toml: owner 'team:devopz' names a team that does not exist "
+        "— did you mean 'devops'?",
+        "projects/secret-app/project.toml: key 'max_memory' in [settings]: 'lots; rm -rf' is "
+        "not a Kubernetes quantity",
+    ]
+    for start in expected:
+        assert any(line.startswith(start) for line in lines), (start, lines)
+    assert "4 problem(s)" in result.output

@@ -22,7 +22,7 @@ from reconciler.render import (
 )
 from reconciler.secrets import MASK, SecretBox
 from reconciler.state import ProjectState
-from schemas import ServerConfig, parse_model
+from schemas import SchemaError, ServerConfig, parse_model
 from tests.reconciler.golden import (
     FULL_SETTINGS,
     GOLDEN,
@@ -310,8 +310,12 @@ def test_caps_of_project_settings_are_enforced() -> None:
         "cpu = '1' in [deploy] is above this project's max_cpu = '500m'" in p for p in problems
     )
     bad_cap = 'owner = "user:niklas"\n[settings]\nmax_memory = "lots"\n'
-    (problem,) = _problems(project(project_toml=bad_cap))
-    assert "'max_memory'" in problem and "not a Kubernetes quantity" in problem
+    with pytest.raises(SchemaError) as caught:  # refused by the file's schema already
+        project(project_toml=bad_cap)
+    assert "'max_memory'" in str(caught.value) and "not a Kubernetes quantity" in str(caught.value)
+    low = 'owner = "user:niklas"\n[settings]\nmax_cpu = "50m"\n'
+    (problem,) = _problems(project(project_toml=low), RenderSettings(default_cpu="100m"))
+    assert "the server's default cpu = '100m' is above this project's max_cpu" in problem
 
 
 def test_an_unknown_environment_suggests_the_closest_one() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -129,6 +131,13 @@ def test_deployments_must_be_pinned_by_digest() -> None:
     assert "must be pinned by digest" in _error(
         base + 'image = "registry.rise.dev/web:latest"\n', DeploymentFile
     )
+    for bad in ("Registry/Web", "r//w", "r/w:", "-r/w", "r/w\n", "r/w:-tag", "r/" + "w" * 260):
+        text = base + f"image = {json.dumps(bad + '@' + DIGEST)}\n"
+        assert "must be pinned by digest" in _error(text, DeploymentFile) or "limit is 327" in (
+            _error(text, DeploymentFile)
+        ), bad
+    for fine in ("localhost:5000/a/b_c:1.0", "[::1]:5000/x", "r.io/a__b/c-d--e", "w"):
+        load_toml(base + f'image = "{fine}@{DIGEST}"\n', DeploymentFile)
     assert "must look like '20261122-153012-ab12'" in _error(
         base.replace("20261122-153012-ab12", "yesterday") + f'image = "r/w@{DIGEST}"\n',
         DeploymentFile,

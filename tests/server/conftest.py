@@ -120,7 +120,10 @@ class RunningServer:
 
 
 def start_server(
-    data_dir: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    data_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    cwd: Path | None = None,
 ) -> RunningServer:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RISE_")}
@@ -132,7 +135,7 @@ def start_server(
     command += ["--host", "127.0.0.1", "--port", str(port), *args]
     with log_path.open("wb") as out:
         process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=out, cwd=Path(__file__).parents[2]
+            command, env=env, stdout=out, stderr=out, cwd=cwd or Path(__file__).parents[2]
         )
     running = RunningServer(f"http://127.0.0.1:{port}", port, data_dir, process, log_path)
     try:

@@ -112,6 +112,7 @@ def test_forged_and_foreign_tokens_are_refused(server: RunningServer) -> None:
     key = _server_key(server)
     now = int(time.time())
     good = {"iss": "rise", "aud": "rise-api", "sub": "erin", "iat": now, "exp": now + 60}
+    good["pwv"] = 1  # the password version: a password change revokes the token
     header = {"alg": "ES256", "kid": key.thumbprint()}
     assert _me(server, jwt.encode(header, good, key)).status_code == 200  # the control
 
@@ -122,6 +123,7 @@ def test_forged_and_foreign_tokens_are_refused(server: RunningServer) -> None:
         "wrong issuer": jwt.encode(header, {**good, "iss": "https://evil.example"}, key),
         "wrong audience": jwt.encode(header, {**good, "aud": "someone-else"}, key),
         "no subject": jwt.encode(header, {k: v for k, v in good.items() if k != "sub"}, key),
+        "no expiry": jwt.encode(header, {k: v for k, v in good.items() if k != "exp"}, key),
         "unknown kid": jwt.encode({"alg": "ES256", "kid": "nope"}, good, stranger),
         "wrong key, right kid": jwt.encode(header, good, stranger),
         "hmac with the public key": _hs256(
@@ -135,6 +137,9 @@ def test_forged_and_foreign_tokens_are_refused(server: RunningServer) -> None:
         assert response.json()["error"] == "unauthorized", case
     assert "expired" in _me(server, cases["expired"]).json()["message"]
     assert "issued by" in _me(server, cases["wrong issuer"]).json()["message"]
+    # Each refusal names its real cause: a token without 'exp' was not issued elsewhere.
+    assert _me(server, cases["no expiry"]).json()["message"] == "token has no 'exp' claim"
+    assert _me(server, cases["no subject"]).json()["message"] == "token has no 'sub' claim"
 
 
 def test_basic_auth_takes_a_password_or_a_token(server: RunningServer) -> None:
@@ -160,7 +165,8 @@ def test_only_admins_manage_users(server: RunningServer) -> None:
     short = admin.post("/api/v1/users", json={"username": "heidi", "password": "short"})
     assert short.status_code == 400 and "8 to 1024" in short.json()["message"]
     admin.ok("PUT", "/api/v1/users/grace/password", {"new_password": "reset-by-admin"})
-    assert server.login("grace", "reset-by-admin").username == "grace"
+    assert grace.get("/api/v1/me").status_code == 401  # the reset revoked her old token
+    grace = server.login("grace", "reset-by-admin")
     assert (
         grace.put("/api/v1/users/admin/password", json={"new_password": "taken-over!"}).status_code
         == 403

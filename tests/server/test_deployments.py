@@ -16,11 +16,8 @@ def dev(server: RunningServer) -> Api:
     return server.user("dev")
 
 
-def _project(api: Api, name: str, **settings: object) -> None:
-    body: dict[str, object] = {"name": name}
-    if settings:
-        body["settings"] = settings
-    api.ok("POST", "/api/v1/projects", body, 201)
+def _project(api: Api, name: str) -> None:
+    api.ok("POST", "/api/v1/projects", {"name": name}, 201)
 
 
 def test_a_deployment_is_a_commit_authored_by_the_caller(server: RunningServer, dev: Api) -> None:
@@ -86,7 +83,7 @@ def test_invalid_app_config_is_refused_naming_the_key(server: RunningServer, dev
         "/api/v1/projects/strict/deployments", json={"image": image("strict"), "replicas": 11}
     )
     assert too_many.status_code == 400
-    assert "allows (10)" in too_many.json()["message"]
+    assert "above this project's max_replicas = 10" in too_many.json()["message"]
     assert StateRepo(server.state_repo).snapshot().projects["strict"].deployment is None
 
 
@@ -158,8 +155,11 @@ def test_unknown_deployments_and_bodies_get_precise_errors(dev: Api) -> None:
     assert huge.status_code == 413
 
 
-def test_a_project_that_requires_review_is_not_deployed_directly(dev: Api) -> None:
-    _project(dev, "careful", review="required")
+def test_a_project_that_requires_review_is_not_deployed_directly(
+    server: RunningServer, dev: Api
+) -> None:
+    _project(dev, "careful")
+    server.admin().ok("PATCH", "/api/v1/projects/careful", {"settings": {"review": "required"}})
     refused = dev.post("/api/v1/projects/careful/deployments", json={"image": image("careful")})
     assert refused.status_code == 409
     assert refused.json()["error"] == "review_required"

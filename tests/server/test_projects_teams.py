@@ -134,6 +134,7 @@ def test_team_members_may_change_a_team_project_and_admins_anything(
 
 def test_members_cannot_manage_their_team_but_owners_can(server: RunningServer) -> None:
     lead, member = server.user("lead4"), server.user("member4")
+    server.user("friend")
     lead.ok("POST", "/api/v1/teams", {"name": "squad4", "members": ["member4"]}, 201)
     refused = member.patch("/api/v1/teams/squad4", json={"add_members": ["friend"]})
     assert refused.status_code == 403

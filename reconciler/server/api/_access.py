@@ -7,24 +7,16 @@ commits on: the change function may run again on a newer head, and so does its c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from reconciler.server.authz import Access, Principal, TeamLookup, project_access
 from reconciler.server.errors import ApiError, not_found
-from reconciler.server.store import Store
+from reconciler.server.store import Reader, Store, read_project
 from reconciler.state import Edit, ProjectState
-from reconciler.state.layout import PROJECT_FILES, TEAMS, project_file, team_file
+from reconciler.state.layout import TEAMS, team_file
 from schemas import Problem, ProjectFile, SchemaError, TeamFile, load_toml
 
 _PROJECTS_HINT = "check the name with 'rise project list'"
-_FIELDS = {
-    "project.toml": "project",
-    ".rise.toml": "app",
-    "deployment.toml": "deployment",
-    "env.toml": "env",
-}
-
-Reader = Callable[[str], bytes | None]
 
 
 def project_not_found(name: str) -> ApiError:
@@ -39,8 +31,19 @@ def visible_project(
     404 when it is missing or invisible to ``principal``, 403 when ``need`` is more than the
     caller may do. Blocking: call it off the event loop.
     """
+    return visible_project_access(store, principal, name, need)[0]
+
+
+def visible_project_access(
+    store: Store, principal: Principal, name: str, need: Access = Access.READ
+) -> tuple[ProjectState, Access]:
+    """``visible_project`` and what ``principal`` may do with it."""
     read = head_reader(store)
-    return _checked(read_project(read, name), principal, name, need, read_teams(read))
+    teams = read_teams(read)
+    state = _checked(read_project(read, name), principal, name, need, teams)
+    if state.project is None:
+        return state, Access.CHANGE  # an invalid project: only admins get this far
+    return state, project_access(principal, state.project, teams)
 
 
 def editable_project(
@@ -56,28 +59,6 @@ def head_reader(store: Store) -> Reader:
     """Reads of one commit: the head when called, even if the branch moves meanwhile."""
     commit = store.repo.head()
     return lambda path: store.repo.read(path, commit)
-
-
-def read_project(read: Reader, name: str) -> ProjectState | None:
-    """A project's files parsed like a snapshot would (problems kept); None if it has none."""
-    state = ProjectState(name=name, tree_id="")
-    found = False
-    for file, attribute in _FIELDS.items():
-        path = project_file(name, file)
-        data = read(path)
-        if data is None:
-            continue
-        found = True
-        try:
-            setattr(state, attribute, load_toml(data, PROJECT_FILES[file], path))
-        except SchemaError as exc:
-            state.problems.extend(exc.problems)
-    if not found:
-        return None
-    if state.project is None and not state.problems:
-        path = project_file(name, "project.toml")
-        state.problems.append(Problem(path, "missing: every project needs one"))
-    return state
 
 
 def read_teams(read: Reader) -> TeamLookup:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -14,6 +13,7 @@ from starlette.responses import Response
 
 from reconciler.server.authz import Principal
 from reconciler.server.context import ServerContext
+from reconciler.server.door import MAX_BODY_BYTES, is_json_type, loads, too_large
 from reconciler.server.errors import ApiError, invalid
 from reconciler.state import Snapshot
 from schemas import SchemaError, parse_model
@@ -22,19 +22,24 @@ from schemas.names import name_problem
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
-MAX_BODY_BYTES = 1 << 20
 _DOCS_HINT = "the request bodies are described at /api/v1/openapi.json"
 
 
 async def read_body(request: Request, model: type[M]) -> M:
-    """The JSON body as ``model``; 413 past the size cap, 400 naming every problem."""
+    """The JSON body as ``model``: 413 past the size cap (``BodyDoor``), 415 unless it is
+    JSON, 400 naming every problem."""
     raw = await read_capped(request, MAX_BODY_BYTES)
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    if not raw.strip():
+        data: Any = {}
+    elif not is_json_type(request.headers.get("content-type")):
         raise ApiError(
-            400, "invalid_json", f"the body is not valid JSON: {exc}", _DOCS_HINT
-        ) from None
+            415,
+            "unsupported_media_type",
+            f"the body must be JSON, not {request.headers.get('content-type') or 'untyped'}",
+            "send it with 'Content-Type: application/json'",
+        )
+    else:
+        data = loads(raw)
     try:
         return parse_model(data, model, "body")
     except SchemaError as exc:
@@ -43,14 +48,11 @@ async def read_body(request: Request, model: type[M]) -> M:
 
 async def read_capped(request: Request, limit: int) -> bytes:
     """The body, refusing (413) anything longer than ``limit`` before reading all of it."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -83,6 +85,21 @@ def path_name(request: Request, param: str, what: str) -> str:
     return value
 
 
+def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter in [low, high]; 400 for anything else (``²`` included)."""
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not (text.isascii() and text.isdigit()) or not low <= int(text) <= high:
+        raise ApiError(
+            400,
+            "invalid_query",
+            f"{name} must be a whole number from {low} to {high}, not {text[:20]!r}",
+            f"e.g. ?{name}={min(high, max(low, default))}",
+        )
+    return int(text)
+
+
 async def caller(request: Request, ctx: ServerContext) -> Principal:
     return await ctx.authenticator.identify(request)
 
@@ -94,9 +111,3 @@ async def snapshot(ctx: ServerContext) -> Snapshot:
 async def blocking(fn: Callable[..., T], *args: Any) -> T:
     """Run repo or hashing work off the event loop."""
     return await run_in_threadpool(fn, *args)
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(
-        413, "body_too_large", f"the body is larger than {limit} bytes", "send a smaller body"
-    )

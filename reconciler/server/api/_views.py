@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from reconciler.secrets import MASK
 from reconciler.server.context import ServerContext
 from reconciler.state import ProjectState
-from schemas import DeploymentFile
+from schemas import AppConfig, DeploymentFile
 from schemas.api import (
     DeploymentInfo,
     DeploymentRowStatus,
@@ -81,7 +84,11 @@ def project_row(ctx: ServerContext, state: ProjectState) -> ProjectRow:
     )
 
 
-def project_detail(ctx: ServerContext, state: ProjectState) -> ProjectDetail:
+def project_detail(
+    ctx: ServerContext, state: ProjectState, *, show_env: bool = True
+) -> ProjectDetail:
+    """The project as ``rise p show`` has it; ``show_env`` False masks the values of the
+    ``.rise.toml`` env tables, which need the same right as ``env.toml`` values: change."""
     row = project_row(ctx, state)
     project = state.project
     deployment = state.deployment
@@ -91,8 +98,19 @@ def project_detail(ctx: ServerContext, state: ProjectState) -> ProjectDetail:
         created_at=project.created_at if project else None,
         settings=project.settings if project else None,
         deployment=deployment_info(ctx, state.name, deployment, deployment) if deployment else None,
-        app_config=state.app.model_dump(mode="json", exclude_unset=True) if state.app else None,
+        app_config=_app_config(state.app, show_env) if state.app else None,
     )
+
+
+def _app_config(app: AppConfig, show_env: bool) -> dict[str, Any]:
+    data = app.model_dump(mode="json", exclude_unset=True)
+    if show_env:
+        return data
+    tables = [data, *data.get("environments", {}).values()]
+    for table in tables:
+        if "env" in table:
+            table["env"] = dict.fromkeys(table["env"], MASK)
+    return data
 
 
 def written_project(ctx: ServerContext, state: ProjectState, commit: str | None) -> ProjectDetail:

@@ -7,7 +7,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from reconciler.server.api._http import blocking, caller, path_name, read_body, respond, snapshot
-from reconciler.server.auth import check_password
 from reconciler.server.authz import Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
@@ -16,6 +15,7 @@ from reconciler.server.tokens import TokenError
 from reconciler.server.users import User, UserError
 from schemas.api import (
     AuthConfigInfo,
+    Deleted,
     LoginRequest,
     Me,
     OidcInfo,
@@ -39,7 +39,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 "username/password login is turned off",
                 "log in with 'rise login' through the configured identity provider",
             )
-        user = await check_password(ctx.users, body.username, body.password)
+        user = await ctx.authenticator.check_password(request, body.username, body.password)
         if user is None:
             raise ApiError(
                 401,
@@ -108,7 +108,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         name = request.path_params["user"]
         target = principal.username if name == "me" else path_name(request, "user", "user name")
         body = await read_body(request, PasswordChange)
-        await _check_password_change(ctx, principal, target, body)
+        await _check_password_change(ctx, request, principal, target, body)
         try:
             user = await blocking(ctx.users.set_password, target, body.new_password)
         except UserError as exc:
@@ -116,6 +116,17 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 404, "not_found", str(exc), "admins list users with GET /api/v1/users"
             ) from None
         return respond(_info(user))
+
+    async def delete_user(request: Request) -> Response:
+        _admin(await caller(request, ctx))
+        name = path_name(request, "user", "user name")
+        try:
+            await blocking(ctx.users.delete, name)
+        except UserError as exc:
+            raise ApiError(
+                404, "not_found", str(exc), "admins list users with GET /api/v1/users"
+            ) from None
+        return respond(Deleted(name=name, commit=None))
 
     return [
         ApiRoute(
@@ -179,6 +190,17 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             ),
         ),
         ApiRoute(
+            "/api/v1/users/{user}",
+            delete_user,
+            "DELETE",
+            Operation(
+                "Remove a local user; their tokens stop working at once (admins)",
+                response=Deleted,
+                errors=(403, 404),
+                tag=_TAG,
+            ),
+        ),
+        ApiRoute(
             "/api/v1/users/{user}/password",
             change_password,
             "PUT",
@@ -211,7 +233,7 @@ def _create(ctx: ServerContext, body: UserCreate) -> User:
 
 
 async def _check_password_change(
-    ctx: ServerContext, principal: Principal, target: str, body: PasswordChange
+    ctx: ServerContext, request: Request, principal: Principal, target: str, body: PasswordChange
 ) -> None:
     if target != principal.username:
         _admin(principal)
@@ -224,7 +246,7 @@ async def _check_password_change(
             "change the password where your account lives (your identity provider)",
         )
     current = body.current_password or ""
-    if await check_password(ctx.users, target, current) is None:
+    if await ctx.authenticator.check_password(request, target, current) is None:
         raise ApiError(
             403, "wrong_password", "current_password is wrong", "give your current password"
         )

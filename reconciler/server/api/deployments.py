@@ -16,12 +16,19 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from reconciler.server.api._access import editable_project, visible_project
-from reconciler.server.api._http import blocking, caller, path_name, read_body, respond
+from reconciler.server.api._http import (
+    blocking,
+    caller,
+    path_name,
+    query_int,
+    read_body,
+    respond,
+)
 from reconciler.server.api._views import deployment_info
 from reconciler.server.authz import Access, Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError, from_schema_error, not_found
-from reconciler.server.openapi import ApiRoute, Operation
+from reconciler.server.openapi import ApiRoute, Operation, Query
 from reconciler.server.store import dump_toml, read_model, write_model
 from reconciler.state import Edit, ProjectState
 from reconciler.state.layout import project_file
@@ -66,7 +73,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         name = path_name(request, "project", "project name")
         principal = await caller(request, ctx)
         state = await blocking(visible_project, ctx.store, principal, name)
-        limit = _limit(request.query_params.get("limit"))
+        limit = query_int(request, "limit", _DEFAULT_LIMIT, 1, _MAX_LIMIT)
         recorded = await blocking(_history, ctx, name, limit)
         rows = [_info(ctx, name, r, state.deployment) for r in recorded]
         return respond(rows)
@@ -134,7 +141,12 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 "Deployment history, newest first, with live status",
                 response=DeploymentInfo,
                 many=True,
-                query={"limit": f"history entries to read (default {_DEFAULT_LIMIT})"},
+                query={
+                    "limit": Query(
+                        f"history entries to read (default {_DEFAULT_LIMIT})",
+                        {"type": "integer", "minimum": 1, "maximum": _MAX_LIMIT},
+                    )
+                },
                 errors=(404,),
                 tag=_TAG,
             ),
@@ -192,10 +204,9 @@ async def _deploy(
     review = deployment.id if body.review else None
 
     def change(edit: Edit) -> str:
-        project = editable_project(edit, principal, name)
-        _check_policy(name, project, deployment, app, reviewed=review is not None)
-        effective = app or read_model(edit, project_file(name, ".rise.toml"), AppConfig)
-        _check_environment(deployment.environment, effective)
+        # Caps, environments and reserved names are checked on the written tree by the one
+        # validator (Store.commit -> schemas.checks), as the reconciler will check them.
+        _check_review(name, editable_project(edit, principal, name), reviewed=review is not None)
         write_model(edit, project_file(name, "deployment.toml"), deployment)
         if app is not None:
             edit.write(project_file(name, ".rise.toml"), _app_toml(name, app))
@@ -264,14 +275,7 @@ def _app_toml(name: str, app: AppConfig) -> str:
     return dump_toml({"project": name, **data})
 
 
-def _check_policy(
-    name: str,
-    project: ProjectFile,
-    deployment: DeploymentFile,
-    app: AppConfig | None,
-    *,
-    reviewed: bool,
-) -> None:
+def _check_review(name: str, project: ProjectFile, *, reviewed: bool) -> None:
     if project.settings.review == "required" and not reviewed:
         raise ApiError(
             409,
@@ -280,37 +284,14 @@ def _check_policy(
             "deploy with 'rise deploy --review' (API: \"review\": true), then ask a teammate "
             "to 'rise review approve' it",
         )
-    cap = project.settings.max_replicas
-    wanted = [deployment.replicas, app.deploy.replicas if app else None]
-    too_many = max((n for n in wanted if n is not None), default=0)
-    if too_many > cap:
-        raise ApiError(
-            400,
-            "too_many_replicas",
-            f"{too_many} replicas is more than project {name!r} allows ({cap})",
-            "ask an admin to raise the project's max_replicas setting",
-        )
-
-
-def _check_environment(environment: str | None, app: AppConfig | None) -> None:
-    if environment is None:
-        return
-    try:
-        (app or AppConfig()).for_environment(environment)
-    except KeyError as exc:
-        raise ApiError(
-            400,
-            "unknown_environment",
-            str(exc.args[0]),
-            "define [environments.<name>] in .rise.toml, or leave out the environment",
-        ) from None
 
 
 def _history(ctx: ServerContext, name: str, limit: int | None) -> list[_Recorded]:
     """Deployments newest first: each with its latest content and the commit that created it."""
     path = project_file(name, "deployment.toml")
     found: dict[str, _Recorded] = {}
-    for entry in ctx.store.repo.history(path, limit=limit):
+    lifetime = project_file(name, "project.toml")
+    for entry in ctx.store.repo.history(path, limit=limit, within=lifetime):
         if entry.data is None:
             continue
         try:
@@ -347,6 +328,14 @@ def _find(ctx: ServerContext, name: str, wanted: str) -> _Recorded:
 
 def _deployment_id(request: Request) -> str:
     value = str(request.path_params["deployment"])
+    if value == "stop" and request.method != "POST":  # not an id: the stop action's path
+        raise ApiError(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed on {request.url.path}; use POST",
+            "the API is described at /api/v1/openapi.json",
+            headers={"Allow": "POST"},
+        )
     try:
         return _DEPLOYMENT_ID.validate_python(value)
     except ValidationError:
@@ -356,19 +345,6 @@ def _deployment_id(request: Request) -> str:
             f"deployment id {value!r} must look like '20261122-153012-ab12'",
             "list the deployments with 'rise deployment list PROJECT'",
         ) from None
-
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return _DEFAULT_LIMIT
-    if not text.isdigit() or not 1 <= int(text) <= _MAX_LIMIT:
-        raise ApiError(
-            400,
-            "invalid_query",
-            f"limit must be a number from 1 to {_MAX_LIMIT}",
-            "e.g. ?limit=20",
-        )
-    return int(text)
 
 
 # -- dry run ---------------------------------------------------------------------------------
@@ -428,11 +404,9 @@ def _dry_run_diff(
         # Under the current id, so the diff shows what changes (image, env, replicas) rather
         # than a whole new Deployment object beside the old one, which every deploy rolls out.
         deployment = deployment.model_copy(update={"id": current.deployment.id})
-    # A dry run is what a reviewer looks at: a review policy must not hide it.
-    _check_policy(name, current.project, deployment, app, reviewed=True)
     effective = app or current.app
-    _check_environment(deployment.environment, effective)
     proposed: ProjectState = replace(current, deployment=deployment, app=effective)
+    _refuse_new_problems(name, current, proposed)
     render = RenderSettings.from_config(ctx.config)
     labels = (f"current {(base or '')[:12]}", "this deploy")
     result = diff_states(name, current, proposed, render, None, labels)
@@ -454,3 +428,23 @@ def _dry_run_diff(
         objects=[ObjectChange.model_validate(d.to_json()) for d in diffs],
         warnings=warnings,
     )
+
+
+def _refuse_new_problems(name: str, current: ProjectState, proposed: ProjectState) -> None:
+    """The one validator's verdict on the proposed project, as a write would get it (400)."""
+    from schemas.checks import project_problems
+
+    def problems(state: ProjectState) -> list[str]:
+        checked = project_problems(name, state.project, state.app, state.deployment, state.env)
+        return [str(p) for p in checked]
+
+    known = set(problems(current))
+    new = [p for p in problems(proposed) if p not in known]
+    if new:
+        raise ApiError(
+            400,
+            "invalid_change",
+            f"this deployment would make project {name!r} invalid: {new[0]}",
+            "fix the value named above; nothing was written",
+            problems=new,
+        )

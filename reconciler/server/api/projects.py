@@ -14,11 +14,19 @@ from reconciler.server.api._access import (
     read_project,
     read_teams,
     team_names,
-    visible_project,
+    visible_project_access,
 )
 from reconciler.server.api._http import blocking, caller, path_name, read_body, respond, snapshot
 from reconciler.server.api._views import project_detail, project_row, written_project
-from reconciler.server.authz import Access, Principal, TeamLookup, check_owner, project_access
+from reconciler.server.authz import (
+    Access,
+    Principal,
+    TeamLookup,
+    check_owner,
+    check_policy,
+    check_transfer,
+    project_access,
+)
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
 from reconciler.server.openapi import ApiRoute, Operation
@@ -50,6 +58,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         body = await read_body(request, ProjectCreate)
         request.state.project = body.name
         owner = Owner.parse(body.owner or f"user:{principal.username}")
+        check_policy(principal, ProjectSettings(), body.settings or ProjectSettings())
         project = ProjectFile(
             owner=str(owner),
             visibility=body.visibility,
@@ -59,6 +68,9 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         )
 
         def change(edit: Edit) -> str:
+            # The owner first: a name taken by a private project must not answer differently
+            # from any other refused owner.
+            check_owner(principal, owner, team_names(edit), read_teams(edit.read))
             if edit.exists(project_dir(body.name)):
                 raise ApiError(
                     409,
@@ -66,7 +78,6 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                     f"project {body.name!r} already exists",
                     "project names are global (they become hostnames); choose another name",
                 )
-            check_owner(principal, owner, team_names(edit), read_teams(edit.read))
             write_model(edit, project_file(body.name, "project.toml"), project)
             return f"create project {body.name} ({body.visibility}, owned by {owner})"
 
@@ -78,8 +89,8 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
     async def show_project(request: Request) -> Response:
         name = path_name(request, "project", "project name")
         principal = await caller(request, ctx)
-        state = await blocking(visible_project, ctx.store, principal, name)
-        return respond(project_detail(ctx, state))
+        state, access = await blocking(visible_project_access, ctx.store, principal, name)
+        return respond(project_detail(ctx, state, show_env=access >= Access.CHANGE))
 
     async def update_project(request: Request) -> Response:
         name = path_name(request, "project", "project name")
@@ -92,11 +103,15 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             current = editable_project(edit, principal, name)
             updates = body.model_dump(exclude_none=True, exclude_unset=True)
             if body.owner is not None and body.owner != current.owner:
-                check_owner(
-                    principal, Owner.parse(body.owner), team_names(edit), read_teams(edit.read)
-                )
+                teams = read_teams(edit.read)
+                new_owner = Owner.parse(body.owner)
+                check_owner(principal, new_owner, team_names(edit), teams)
+                check_transfer(principal, Owner.parse(current.owner), new_owner, teams)
             if body.settings is not None:
-                updates["settings"] = body.settings
+                # Only the fields named change: a PATCH never resets the others to defaults.
+                named = body.settings.model_dump(include=body.settings.model_fields_set)
+                updates["settings"] = current.settings.model_copy(update=named)
+                check_policy(principal, current.settings, updates["settings"])
             new = current.model_copy(update=updates)
             if new != current:
                 write_model(edit, project_file(name, "project.toml"), new)

@@ -23,6 +23,7 @@ from reconciler.state import Edit
 from reconciler.state.layout import PROJECTS, project_file, team_file
 from schemas import ProjectFile, SchemaError, TeamFile, load_toml, parse_model
 from schemas.api import Deleted, TeamCreate, TeamInfo, TeamUpdate
+from schemas.errors import suggest
 from schemas.names import name_problem
 
 _TAG = "teams"
@@ -52,6 +53,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 "leave 'owners' empty to own it yourself, or include your name in it",
             )
         team = _team(owners, _unique(body.members))
+        _check_known(ctx, principal, [*team.owners, *team.members])
 
         def change(edit: Edit) -> str:
             if edit.read(team_file(body.name)) is not None:
@@ -82,6 +84,9 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             written.clear()
             current = _managed_team(edit, principal, name)
             new = _updated(current, body)
+            _check_known(
+                ctx, principal, [n for n in (*new.owners, *new.members) if not current.includes(n)]
+            )
             written.append(new)
             if new == current:
                 return None
@@ -166,6 +171,32 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
     ]
 
 
+def _check_known(ctx: ServerContext, principal: Principal, names: Iterable[str]) -> None:
+    """Refuse names that are no user: a typo must not grant rights to whoever takes it later."""
+    known = {user.username for user in ctx.users.list()} | set(ctx.config.auth.admins)
+    unknown = [name for name in _unique(names) if name not in known]
+    if not unknown:
+        return
+    # Suggestions come only from names the caller already knows: themselves and their teams.
+    match = suggest(unknown[0], {principal.username, *_teammates(ctx, principal)} & known)
+    raise ApiError(
+        400,
+        "unknown_user",
+        f"{', '.join(repr(n) for n in unknown)} {'is' if len(unknown) == 1 else 'are'} not "
+        f"a user of this server{f'; did you mean {match!r}?' if match else ''}",
+        "team owners and members must be existing users; an admin creates users with "
+        "'rise user create'",
+    )
+
+
+def _teammates(ctx: ServerContext, principal: Principal) -> set[str]:
+    names: set[str] = set()
+    for team in ctx.store.snapshot().teams.values():
+        if team.includes(principal.username):
+            names.update(team.owners, team.members)
+    return names
+
+
 def _team_at_head(ctx: ServerContext, name: str) -> TeamFile | None:
     return read_teams(head_reader(ctx.store))(name)
 
@@ -189,6 +220,13 @@ def _updated(team: TeamFile, body: TeamUpdate) -> TeamFile:
     members = list(body.members) if body.members is not None else list(team.members)
     owners = [o for o in _unique([*owners, *body.add_owners]) if o not in body.remove_owners]
     members = [m for m in _unique([*members, *body.add_members]) if m not in body.remove_members]
+    if not owners:
+        raise ApiError(
+            409,
+            "last_owner",
+            "this change would leave the team without an owner",
+            "add another owner first (add_owners), then remove this one",
+        )
     return _team(owners, members)
 
 
