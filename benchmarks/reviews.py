@@ -56,8 +56,9 @@ def bench_review_flow(workdir: Path, projects: int, rounds: int) -> tuple[float,
             dev = httpx.Client(
                 base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
             )
-            body = {"name": "reviewed", "settings": {"review": "required"}}
-            dev.post("/api/v1/projects", json=body).raise_for_status()
+            dev.post("/api/v1/projects", json={"name": "reviewed"}).raise_for_status()
+            policy = {"settings": {"review": "required"}}  # admins only set policy
+            admin.patch("/api/v1/projects/reviewed", json=policy).raise_for_status()
             repo = StateRepo(workdir / "data" / "state.git")
             while "rendered" not in repo.branches():  # the first full pass renders them all
                 time.sleep(0.05)

@@ -19,8 +19,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def team(server: RunningServer) -> dict[str, Api]:
-    """alice, bob and dave are in team devops; carol is not."""
+    """alice, bob and dave are in team devops; carol is not; and the admin."""
     people = {name: server.user(name) for name in ("alice", "bob", "dave", "carol")}
+    people["admin"] = server.admin()
     server.admin().ok(
         "POST",
         "/api/v1/teams",
@@ -30,9 +31,11 @@ def team(server: RunningServer) -> dict[str, Api]:
     return people
 
 
-def new_project(api: Api, name: str, **settings: object) -> None:
-    body = {"name": name, "owner": "team:devops", "settings": {"review": "required", **settings}}
-    api.ok("POST", "/api/v1/projects", body, 201)
+def new_project(team: dict[str, Api], name: str, **settings: object) -> None:
+    """alice creates it for team devops; an admin sets its policy (admins only may)."""
+    team["alice"].ok("POST", "/api/v1/projects", {"name": name, "owner": "team:devops"}, 201)
+    policy = {"settings": {"review": "required", **settings}}
+    team["admin"].ok("PATCH", f"/api/v1/projects/{name}", policy)
 
 
 def open_review(api: Api, project: str, image: str, **extra: object) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.state import StateRepo
+from tests.reviews.conftest import new_project
 from tests.server.conftest import Api, RunningServer, image
 from tests.support.waiting import eventually
 
@@ -133,8 +134,7 @@ def test_a_review_pushed_over_git_is_approved_through_rise(
     server: RunningServer, team: dict[str, Api], tmp_path: Path
 ) -> None:
     alice, bob = team["alice"], team["bob"]
-    body = {"name": "gitrev", "owner": "team:devops", "settings": {"review": "required"}}
-    alice.ok("POST", "/api/v1/projects", body, 201)
+    new_project(team, "gitrev")
     work = _clone(server, alice, tmp_path / "work")
     folder = work / "projects/gitrev"
     (folder / "deployment.toml").write_text(

@@ -17,7 +17,7 @@ def _main_deployment(server: RunningServer, project: str) -> bytes | None:
 def test_a_direct_deploy_is_refused_with_the_way_forward(
     server: RunningServer, team: dict[str, Api]
 ) -> None:
-    new_project(team["alice"], "shop")
+    new_project(team, "shop")
     head = StateRepo(server.state_repo).head()
     refused = team["alice"].post("/api/v1/projects/shop/deployments", json={"image": image("shop")})
     assert refused.status_code == 409, refused.text
@@ -31,7 +31,7 @@ def test_review_branch_approval_merge_and_reconcile(
     server: RunningServer, team: dict[str, Api]
 ) -> None:
     alice, bob, carol = team["alice"], team["bob"], team["carol"]
-    new_project(alice, "cart")
+    new_project(team, "cart")
     alice.ok("PUT", "/api/v1/projects/cart/env/API_KEY", {"value": "s3cr3t-value", "secret": True})
     created = open_review(alice, "cart", image("cart", 1))
     review = f"/api/v1/reviews/cart/{created['id']}"
@@ -80,7 +80,7 @@ def test_a_stale_review_is_refused_not_merged_over_a_newer_deploy(
     server: RunningServer, team: dict[str, Api]
 ) -> None:
     alice, bob = team["alice"], team["bob"]
-    new_project(alice, "stock")
+    new_project(team, "stock")
     older = open_review(alice, "stock", image("stock", 1))
     newer = open_review(alice, "stock", image("stock", 2))
     bob.ok("POST", f"/api/v1/reviews/stock/{newer['id']}/approve")
@@ -96,7 +96,7 @@ def test_a_stale_review_is_refused_not_merged_over_a_newer_deploy(
 
 def test_a_rejected_review_never_reaches_main(server: RunningServer, team: dict[str, Api]) -> None:
     alice, bob, dave = team["alice"], team["bob"], team["dave"]
-    new_project(alice, "ledger")
+    new_project(team, "ledger")
     created = open_review(alice, "ledger", image("ledger", 1))
     item = f"/api/v1/reviews/ledger/{created['id']}"
     empty = bob.post(f"{item}/reject", json={})
@@ -116,7 +116,7 @@ def test_a_rejected_review_never_reaches_main(server: RunningServer, team: dict[
 
 def test_a_project_may_require_two_approvals(server: RunningServer, team: dict[str, Api]) -> None:
     alice, bob, dave = team["alice"], team["bob"], team["dave"]
-    new_project(alice, "vault", approvals=2)
+    new_project(team, "vault", approvals=2)
     created = open_review(alice, "vault", image("vault", 1))
     item = f"/api/v1/reviews/vault/{created['id']}"
     first = bob.ok("POST", f"{item}/approve")
@@ -155,7 +155,7 @@ def test_approvals_at_the_same_moment_merge_once(
 
     alice = team["alice"]
     approvers = [team["bob"], team["dave"], server.admin()]
-    new_project(alice, "race", approvals=2)
+    new_project(team, "race", approvals=2)
     created = open_review(alice, "race", image("race", 1))
     item = f"/api/v1/reviews/race/{created['id']}/approve"
     with ThreadPoolExecutor(3) as pool:

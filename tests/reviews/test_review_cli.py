@@ -31,7 +31,7 @@ def test_a_teammate_reviews_from_the_command_line(
     server: RunningServer, team: dict[str, Api]
 ) -> None:
     alice, bob = team["alice"], team["bob"]
-    new_project(alice, "cli-shop")
+    new_project(team, "cli-shop")
     created = open_review(alice, "cli-shop", image("cli-shop", 1))
     review_id = str(created["id"])
 
@@ -65,7 +65,7 @@ def test_reject_says_why_and_json_is_the_api_model(
     server: RunningServer, team: dict[str, Api]
 ) -> None:
     alice, bob = team["alice"], team["bob"]
-    new_project(alice, "cli-ledger")
+    new_project(team, "cli-ledger")
     created = open_review(alice, "cli-ledger", image("cli-ledger", 1))
     rejected = rise(server, bob, "review", "reject", str(created["id"]), "--reason", "not today")
     assert rejected.returncode == 0, rejected.stderr
@@ -82,7 +82,7 @@ def test_rise_deploy_review_opens_a_review_and_says_who_approves(
     server: RunningServer, team: dict[str, Api]
 ) -> None:
     alice = team["alice"]
-    new_project(alice, "cli-cart")
+    new_project(team, "cli-cart")
     refused = rise(server, alice, "d", "c", "cli-cart", "--image", image("cli-cart", 1))
     assert refused.returncode == 5 and "rise deploy --review" in refused.stderr
     asked = rise(server, alice, "d", "c", "cli-cart", "--image", image("cli-cart", 1), "--review")
