@@ -210,6 +210,7 @@ def _path_schema(param: str) -> dict[str, Any]:
         "team": names,
         "user": {"anyOf": [{"const": "me"}, names]},
         "deployment": {"type": "string", "pattern": DEPLOYMENT_ID_PATTERN},
+        "review": {"type": "string", "pattern": DEPLOYMENT_ID_PATTERN},
         "key": ENV_KEY_JSON_SCHEMA,
     }
     return schemas.get(param, {"type": "string"})

@@ -16,11 +16,19 @@ from starlette.routing import BaseRoute
 
 from reconciler.render import RenderSettings
 from reconciler.server.api._access import visible_project
-from reconciler.server.api._http import blocking, caller, path_name, read_body, respond, snapshot
+from reconciler.server.api._http import (
+    blocking,
+    caller,
+    path_name,
+    query_int,
+    read_body,
+    respond,
+    snapshot,
+)
 from reconciler.server.authz import Access, Principal, project_access
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
-from reconciler.server.openapi import ApiRoute, Operation
+from reconciler.server.openapi import ApiRoute, Operation, Query
 from reconciler.server.reviewing import ReviewDesk, approvals_required
 from reconciler.state.reviews import Review, list_reviews
 from schemas.api import ReviewDetail, ReviewReject, ReviewRow
@@ -28,6 +36,8 @@ from schemas.deployment import DeploymentId
 
 _TAG = "reviews"
 _STATES = ("open", "stale", "rejected")
+_ONE = "|".join(_STATES)
+_MAX_LINES = 100_000
 _REVIEW_ID: TypeAdapter[str] = TypeAdapter(DeploymentId)
 
 
@@ -48,8 +58,8 @@ def routes(ctx: ServerContext, settings: Callable[[], RenderSettings]) -> list[B
         return respond(rows)
 
     async def list_project(request: Request) -> Response:
-        name = path_name(request, "project", "project name")
         principal = await caller(request, ctx)
+        name = path_name(request, "project", "project name")
         wanted = _states(request)
         state = await blocking(visible_project, ctx.store, principal, name)
         found = await blocking(list_reviews, ctx.store.repo, name)
@@ -58,7 +68,7 @@ def routes(ctx: ServerContext, settings: Callable[[], RenderSettings]) -> list[B
 
     async def show(request: Request) -> Response:
         review, required, _ = await _review(request, Access.READ)
-        max_lines = _max_lines(request.query_params.get("max_lines"))
+        max_lines = query_int(request, "max_lines", 0, 1, _MAX_LINES) or None
         return respond(await blocking(desk.detail, review, required, max_lines))
 
     async def approve(request: Request) -> Response:
@@ -71,15 +81,20 @@ def routes(ctx: ServerContext, settings: Callable[[], RenderSettings]) -> list[B
         return respond(await blocking(desk.reject, principal, review, body.reason, required))
 
     async def _review(request: Request, need: Access) -> tuple[Review, int, Principal]:
+        principal = await caller(request, ctx)
         name = path_name(request, "project", "project name")
         review_id = _review_id(request)
-        principal = await caller(request, ctx)
         state = await blocking(visible_project, ctx.store, principal, name, need)
         review = await blocking(desk.find, name, review_id)
         return review, approvals_required(state), principal
 
     item = "/api/v1/reviews/{project}/{review}"
-    states = {"state": f"comma-separated: {', '.join(_STATES)} (default: open,stale)"}
+    states = {
+        "state": Query(
+            f"comma-separated: {', '.join(_STATES)} (default: open,stale)",
+            {"type": "string", "pattern": f"^({_ONE})(,({_ONE}))*$"},
+        )
+    }
     return [
         ApiRoute(
             "/api/v1/reviews",
@@ -113,7 +128,12 @@ def routes(ctx: ServerContext, settings: Callable[[], RenderSettings]) -> list[B
             Operation(
                 "Who asked for what, when, and the diff approving it would apply (secrets masked)",
                 response=ReviewDetail,
-                query={"max_lines": "summarise the diff per object past this many lines"},
+                query={
+                    "max_lines": Query(
+                        "summarise the diff per object past this many lines",
+                        {"type": "integer", "minimum": 1, "maximum": _MAX_LINES},
+                    )
+                },
                 errors=(404,),
                 tag=_TAG,
             ),
@@ -159,23 +179,13 @@ def _review_id(request: Request) -> str:
 
 def _states(request: Request) -> set[str]:
     text = request.query_params.get("state", "open,stale")
-    wanted = {s.strip() for s in text.split(",") if s.strip()}
-    unknown = wanted - set(_STATES)
+    wanted = text.split(",")
+    unknown = [state for state in wanted if state not in _STATES]
     if unknown:
         raise ApiError(
             400,
             "invalid_query",
-            f"unknown review state {sorted(unknown)[0]!r}",
-            f"state is a comma-separated list of {', '.join(_STATES)}",
+            f"unknown review state {unknown[0][:40]!r}",
+            f"state is a comma-separated list of {', '.join(_STATES)}, e.g. ?state=open,stale",
         )
-    return wanted
-
-
-def _max_lines(text: str | None) -> int | None:
-    if text is None:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise ApiError(
-            400, "invalid_query", "max_lines must be a positive number", "e.g. ?max_lines=200"
-        )
-    return int(text)
+    return set(wanted)
