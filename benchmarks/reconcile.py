@@ -39,6 +39,7 @@ from reconciler.desired import Renderer
 from reconciler.loop import PassReport, Reconciler
 from reconciler.render import RenderSettings
 from reconciler.runtimes.base import DesiredIndex
+from reconciler.runtimes.installation import default_installation
 from reconciler.runtimes.kubeapi import KubeApi
 from reconciler.runtimes.kubernetes import KubernetesRuntime
 from reconciler.state import Author, Edit, StateRepo
@@ -177,7 +178,7 @@ def main() -> None:
             repo.pack_loose_objects()
             print(f"    state repo built: RSS {rss_now_mb():.0f} MiB, peak {peak_rss_mb():.0f} MiB")
             api = KubeApi.from_kubeconfig(str(kubeconfig), timeout=120)
-            runtime = KubernetesRuntime(api)
+            runtime = KubernetesRuntime(api, installation=default_installation(repo))
             renderer = Renderer(RenderSettings(), None, decrypt=True)
             reconciler = Reconciler(repo, runtime, renderer, workers=args.workers)
 

@@ -559,7 +559,8 @@ def _problems(problems: Sequence[Problem]) -> str:
 @dataclass(frozen=True)
 class LeaseSettings:
     namespace: str = "default"
-    name: str = "rise-reconciler"
+    name: str | None = None
+    """None: ``rise-<installation>``, so installations sharing a cluster do not share it."""
     seconds: float = 15.0
 
 
@@ -572,9 +573,11 @@ def build_runtime(
     timeout: float = 30.0,
     page_size: int = 500,
     lease: LeaseSettings | None = None,
+    installation: str | None = None,
 ) -> tuple[Runtime[Any], LeaderElector | None]:
     """The runtime named ``kind`` and, for Kubernetes with a ``lease``, the leader elector
-    that gates its writes. ValueError says what is wrong (an unreadable kubeconfig...)."""
+    that gates its writes. ``installation`` (default: derived from ``repo``) is the identity
+    its objects carry. ValueError says what is wrong (an unreadable kubeconfig...)."""
     if kind == "rendered":
         from reconciler.runtimes.rendered import RenderedRuntime
 
@@ -584,9 +587,11 @@ def build_runtime(
             f"runtime {kind!r} is not available in this reconciler; use 'kubernetes' or 'rendered'"
         )
     from reconciler.leader import LeaderElector
+    from reconciler.runtimes.installation import check_installation, default_installation
     from reconciler.runtimes.kubeapi import KubeApi, KubeError
     from reconciler.runtimes.kubernetes import KubernetesRuntime
 
+    identity = check_installation(installation or default_installation(repo))
     try:
         api = KubeApi.from_kubeconfig(kubeconfig, timeout=timeout)
     except KubeError as exc:
@@ -596,11 +601,14 @@ def build_runtime(
         elector = LeaderElector(
             KubeApi(api.api_client, timeout=timeout),  # its own request counts
             namespace=lease.namespace,
-            name=lease.name,
+            name=lease.name or f"rise-{identity}",
             lease_seconds=lease.seconds,
         )
     can_write = elector.is_leader if elector is not None else None
-    return KubernetesRuntime(api, page_size=page_size, can_write=can_write), elector
+    runtime = KubernetesRuntime(
+        api, installation=identity, page_size=page_size, can_write=can_write
+    )
+    return runtime, elector
 
 
 def build_controller(
@@ -625,6 +633,7 @@ def build_controller(
         timeout=kube.request_timeout,
         page_size=kube.list_page_size,
         lease=lease if kube.leader_election else None,
+        installation=kube.installation,
     )
     return Reconciler(
         repo,
