@@ -133,6 +133,12 @@ class KubernetesRuntime:
         )
 
     @property
+    def kinds(self) -> list[str]:
+        """The kinds the inventory lists, in apply order."""
+        with self._lock:
+            return sorted(self._kinds, key=kind_rank)
+
+    @property
     def request_counts(self) -> dict[str, int]:
         """Requests this runtime sent, by verb (client-side: true on any cluster)."""
         return self.api.counts
@@ -341,7 +347,7 @@ class KubernetesRuntime:
             if current is not None:
                 live[gate.ref] = current
         health = assess_deployment(current.summary if current else None)
-        if health.state == "deploying" and current is not None and gate.deployment_id:
+        if _pods_tell(health, current) and gate.deployment_id and current is not None:
             where, which = gate.ref.namespace, gate.deployment_id
             pods = self.pods(where, which) if touched else self.board.pods(where, which)
             health = assess_deployment(current.summary, pods)
@@ -440,6 +446,16 @@ def _result(
         settled=settled,
         notes=tally.notes,
     )
+
+
+def _pods_tell(health: DeploymentHealth, current: LiveObject | None) -> bool:
+    """Whether the pods may say why a rollout is not done: not before the controller has
+    seen the newest spec (the pods are then the old template's, if any), which is the case
+    of every Deployment just created; a LIST then would be a wasted request per project."""
+    if health.state != "deploying" or current is None or current.summary is None:
+        return False
+    status = current.summary.get("status") or {}
+    return int(status.get("observedGeneration") or 0) >= int(current.summary.get("generation") or 0)
 
 
 def _sync_error(exc: KubeError, doing: str, desired: Desired | None = None) -> SyncError:

@@ -343,7 +343,8 @@ def test_unfinished_rollouts_cost_a_bounded_number_of_requests(env: KubeEnv) -> 
     commit(env.repo, project_files("app3", image=BROKEN_IMAGE, variables={"COLOUR": "blue"}))
     change = reconciler.run_pass()  # the others are not due: only app3
     assert change.projects == 1 and change.applied == 1
-    assert env.runtimes[0].request_counts == {"apply": 1, "get": 1, "list": 1}
+    counts = env.runtimes[0].request_counts
+    assert counts.pop("list", 0) <= 1 and counts == {"apply": 1, "get": 1}  # list: its pods
     if env.target.is_loopback:
         paths = {r.path for r in env.target.loopback.requests()}
         assert all(f"/namespaces/{env.namespace('app3')}/" in p for p in paths), paths
