@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 # The kubeconfig loader's refresh hook (expiring tokens) rewrites the configuration, which
 # costs a quarter of a millisecond: it is asked this often, not on every request.
@@ -45,7 +45,7 @@ class Transport:
         self._https = url.scheme == "https"
         self._address = (url.hostname or "localhost", url.port or (443 if self._https else 80))
         self._base = url.path.rstrip("/")
-        self._proxy = urlsplit(configuration.proxy) if configuration.proxy else None
+        self._proxy = _proxy(configuration, self.host)
         self._tls = _tls_context(configuration) if self._https else None
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -139,6 +139,16 @@ class _HTTPSConnection(http.client.HTTPSConnection):
             return
         http.client.HTTPConnection.connect(self)
         self.sock = self._context.wrap_socket(self.sock, server_hostname=self._sni)  # type: ignore[attr-defined]
+
+
+def _proxy(configuration: Any, host: str) -> SplitResult | None:
+    """The kubeconfig's proxy (an HTTP CONNECT proxy), unless ``no_proxy`` exempts ``host``."""
+    from kubernetes.client.rest import should_bypass_proxies
+
+    proxy = configuration.proxy
+    if not proxy or should_bypass_proxies(host, configuration.no_proxy or ""):
+        return None
+    return urlsplit(proxy)
 
 
 def _tls_context(configuration: Any) -> ssl.SSLContext:
