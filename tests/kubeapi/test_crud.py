@@ -172,20 +172,30 @@ def test_create_in_missing_namespace(kube: Kube) -> None:
     assert reply.body["details"] == {"name": "no-such-ns", "kind": "namespaces"}
 
 
+def _put_replicas(
+    kube: Kube, path: str, replicas: int, manager: str | None = None
+) -> tuple[dict, Any]:
+    """GET, change spec.replicas, PUT: (the object read, the PUT's reply). On a real cluster
+    the controller may write the status in between (409): read again and retry, as
+    ``kubectl edit`` does."""
+
+    def read_modify_write() -> tuple[dict, Any] | None:
+        current = kube.request("GET", path).body
+        changed = copy.deepcopy(current)
+        changed["spec"]["replicas"] = replicas
+        reply = kube.request("PUT", path, changed, query={"fieldManager": manager})
+        return (current, reply) if reply.status != 409 else None
+
+    out: tuple[dict, Any] = eventually(read_modify_write)
+    return out
+
+
 def test_put_with_stale_resource_version_conflicts(kube: Kube, kube_namespace: str) -> None:
     kube.apply(captured_body(8, kube_namespace))
     path = object_path("Deployment", "demo-20261122-1530", kube_namespace)
 
-    def read_modify_write() -> tuple[dict, dict, Any] | None:
-        # On a real cluster the controller writes the status between our GET and PUT: a
-        # client reads again and retries, as kubectl edit does.
-        current = kube.request("GET", path).body
-        changed = copy.deepcopy(current)
-        changed["spec"]["replicas"] = 3
-        reply = kube.request("PUT", path, changed)
-        return (current, copy.deepcopy(current), reply) if reply.status != 409 else None
-
-    current, stale, ok = eventually(read_modify_write)
+    current, ok = _put_replicas(kube, path, 3)
+    stale = copy.deepcopy(current)
     assert ok.status == 200
     assert ok.body["spec"]["replicas"] == 3
     assert int(ok.meta["resourceVersion"]) > int(current["metadata"]["resourceVersion"])
@@ -202,9 +212,7 @@ def test_put_with_stale_resource_version_conflicts(kube: Kube, kube_namespace: s
 def test_put_takes_ownership_from_the_applier(kube: Kube, kube_namespace: str) -> None:
     kube.apply(captured_body(8, kube_namespace))
     path = object_path("Deployment", "demo-20261122-1530", kube_namespace)
-    current = kube.request("GET", path).body
-    current["spec"]["replicas"] = 3
-    kube.request("PUT", path, current, query={"fieldManager": "kubectl-edit"})
+    assert _put_replicas(kube, path, 3, manager="kubectl-edit")[1].status == 200
     # rise now conflicts with the updater on replicas, as with any manager.
     reply = kube.apply(captured_body(8, kube_namespace))
     assert reply.status == 409
