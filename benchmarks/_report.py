@@ -44,7 +44,11 @@ def p99_ms(times: list[float]) -> float:
 
 
 def figure(name: str, value: float | int | str, unit: str = "") -> None:
-    shown = f"{value:,.2f}" if isinstance(value, float) else f"{value:,}" if isinstance(
-        value, int
-    ) else value
+    shown = (
+        f"{value:,.2f}"
+        if isinstance(value, float)
+        else f"{value:,}"
+        if isinstance(value, int)
+        else value
+    )
     print(f"  {name:<48} {shown} {unit}".rstrip())

@@ -39,7 +39,9 @@ class AliasedGroup(click.Group):
             hint = f" Did you mean '{choices[0]}'?" if choices else ""
             ctx.fail(f"No such command '{name}'.{hint}")
         _, cmd, rest = super().resolve_command(ctx, args)
-        return cmd.name if cmd else None, cmd, rest
+        # The name typed (aliases spelled out), not the command's own: 'rise deploy' is the
+        # 'create' command of 'rise deployment' and its usage line says 'rise deploy'.
+        return ALIASES.get(name, name) if cmd else None, cmd, rest
 
 
 class LazyGroup(AliasedGroup):

@@ -1,8 +1,16 @@
-"""``rise diff``: what would change in the cluster between two commits of the state repo.
+"""``rise diff``: what would change in the cluster.
 
-No cluster is needed: both sides are rendered from git. Only the projects whose folders
-differ between the commits are read and rendered, so the cost follows the change, not the
-size of the repository. Exit status: 0 no change, 1 changes, 2 error.
+Two modes:
+
+- ``rise diff PROJECT`` asks the rise server for the dry run of deploying the app folder here
+  (or ``--image``): the same request as ``rise d c --dry-run``, answered with the rendered,
+  secrets-masked diff against what is deployed now. Nothing is built, pushed or committed.
+- ``rise diff --state REPO --from A --to B`` compares two commits of a state repository
+  locally. No cluster is needed: both sides are rendered from git. Only the projects whose
+  folders differ between the commits are read and rendered, so the cost follows the change,
+  not the size of the repository.
+
+Exit status: 0 no change, 1 changes, 2 error (server errors use the CLI's exit code table).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from cli.appconfig import config_options
 from cli.render import (
     config_option,
     echo_problems,
@@ -24,7 +33,6 @@ from cli.render import (
     open_state,
     project_at,
     secrets_key_option,
-    state_option,
 )
 
 if TYPE_CHECKING:
@@ -52,9 +60,17 @@ class ProjectDiff:
 
 @click.command()
 @click.argument("projects", nargs=-1)
-@state_option
-@click.option("--from", "from_ref", required=True, help="The commit (or branch, tag) before.")
-@click.option("--to", "to_ref", required=True, help="The commit (or branch, tag) after.")
+@click.option(
+    "--state",
+    "state_path",
+    envvar="RISE_STATE",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Compare two commits of this state repository (bare repo or clone). [env: RISE_STATE]",
+)
+@click.option("--from", "from_ref", help="With --state: the commit (or branch, tag) before.")
+@click.option("--to", "to_ref", help="With --state: the commit (or branch, tag) after.")
+@click.option("--image", help="Server mode: diff deploying this image (a tag is resolved).")
+@config_options
 @click.option(
     "-o",
     "--output",
@@ -72,22 +88,38 @@ class ProjectDiff:
 @config_option
 def diff(
     projects: tuple[str, ...],
-    state_path: Path,
-    from_ref: str,
-    to_ref: str,
+    state_path: Path | None,
+    from_ref: str | None,
+    to_ref: str | None,
+    image: str | None,
+    environment: str | None,
+    env_pairs: tuple[str, ...],
     output: str,
     color: bool | None,
     secrets_key: Path | None,
     config_path: Path | None,
 ) -> None:
-    """Show what would change in the cluster between two commits, per object.
+    """Show what would change in the cluster, per object.
 
-    Limited to PROJECTS when given. Secret values are always masked; with --secrets-key a
-    changed value shows as '******** (before)' / '******** (after)'.
+    rise diff PROJECT: what deploying the app folder here (or --image) would change, as the
+    server renders it against what is deployed now. Nothing is built, pushed or committed.
+
+    rise diff --state REPO --from A --to B [PROJECTS]: what changes between two commits of a
+    state repository, rendered locally (no server, no cluster).
+
+    Secret values are always masked; with --secrets-key a changed value shows as
+    '******** (before)' / '******** (after)'.
     Exits 0 when nothing changes, 1 when something does, 2 on an error.
     """
     from reconciler.state import StateError
 
+    if state_path is None and from_ref is None and to_ref is None:
+        sys.exit(_server_diff(projects, image, environment, env_pairs, output, color))
+    if state_path is None or from_ref is None or to_ref is None:
+        raise click.UsageError(
+            "comparing commits needs --state, --from and --to; "
+            "for the diff of deploying this folder give only PROJECT"
+        )
     repo = open_state(state_path)
     settings = load_settings(config_path)
     secrets = load_secrets(secrets_key)
@@ -197,3 +229,54 @@ def _as_json(old: str, new: str, results: list[ProjectDiff]) -> dict[str, Any]:
         "changed": any(r.changed for r in results),
         "projects": projects,
     }
+
+
+# -- server mode: the deploy's dry run -------------------------------------------------------
+
+
+def _server_diff(
+    projects: tuple[str, ...],
+    image: str | None,
+    environment: str | None,
+    env_pairs: tuple[str, ...],
+    output: str,
+    color: bool | None,
+) -> int:
+    from cli._named import suggesting
+    from cli.deployments import DeployRequest
+    from cli.session import session_client
+
+    if len(projects) > 1:
+        raise click.UsageError("the diff of a deploy takes one PROJECT")
+    project = projects[0] if projects else None
+    request = DeployRequest(project, image, environment, env_pairs=env_pairs)
+    name = request.project_name()
+    client = session_client()
+    with suggesting(client, name):
+        body = request.body(client, build=False)
+        answer = client.request(
+            "POST", f"/projects/{name}/deployments", json=body, params={"dry_run": 1}
+        )
+    return print_dry_run(answer, "json" if output == "json" else "text", color)
+
+
+def print_dry_run(answer: dict[str, Any], output: str, color: bool | None = None) -> int:
+    """Print a deploy's dry run (the server's ``DeploymentDryRun``) as ``rise diff`` prints a
+    diff; the exit status: 0 when nothing would change, 1 when something would."""
+    from reconciler.diff import ObjectDiff, format_diff
+
+    if output in ("json", "yaml"):
+        from cli.output import emit
+
+        emit(answer, output, str)
+    else:
+        if color is None:
+            color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        for warning in answer.get("warnings") or []:
+            click.echo(f"Warning: {warning}", err=True)
+        diffs = [ObjectDiff(**obj) for obj in answer["objects"]]
+        click.echo(f"Project {answer['project']}:")
+        click.echo(format_diff(diffs, color), nl=False, color=color)
+        base = (answer.get("base") or "")[:12] or "nothing"
+        click.echo(f"deploying {answer['image']} onto {base}: dry run, nothing changed.", err=True)
+    return EXIT_CHANGES if answer["changed"] else 0

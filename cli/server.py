@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any, TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def log_level_option(default: str) -> Callable[[F], F]:
+    """``--log-level``, shared by the commands that run the server."""
+    return click.option(
+        "--log-level",
+        type=click.Choice(["debug", "info", "warning", "error"]),
+        default=default,
+        show_default=True,
+    )
 
 
 @click.command()
@@ -32,12 +46,7 @@ import click
     "--registry-service",
     help="The service name the registry's token auth uses (rise-registry).",
 )
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-)
+@log_level_option("info")
 def server(
     config_file: Path | None,
     data_dir: str | None,
@@ -84,6 +93,8 @@ def server(
         raise click.ClickException("the server configuration is invalid; nothing started") from None
     for warning in env_warnings(os.environ):
         logging.getLogger("rise.server").warning(warning)
+    if config.runtime.kind == "docker":
+        _check_engine(config.docker.host or os.environ.get("DOCKER_HOST"))
     try:
         ctx = build_context(config)
     except StartupError as exc:
@@ -101,6 +112,22 @@ def server(
     # installed before it started; this one makes a drained shutdown exit 0, not 143.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.Server(uvicorn_config).run()
+
+
+def _check_engine(host: str | None) -> None:
+    """The docker runtime needs an engine that answers: say so before anything is created."""
+    from reconciler.runtimes.docker import DEFAULT_HOST
+    from reconciler.runtimes.engine import Engine, EngineError
+
+    try:
+        Engine(host or DEFAULT_HOST, timeout=10).ping()
+    except EngineError as exc:
+        raise click.ClickException(
+            f"--runtime docker needs a Docker API: {exc}. Start Docker, or run "
+            "'podman system service --time=0 unix:///tmp/podman.sock' and set "
+            "DOCKER_HOST=unix:///tmp/podman.sock (or [docker] host); 'rise dev' does all "
+            "of this for you. Nothing was started."
+        ) from None
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

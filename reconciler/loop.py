@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -47,8 +47,11 @@ from schemas import Problem
 
 if TYPE_CHECKING:
     from reconciler.leader import LeaderElector
+    from reconciler.runtimes.docker import PullAuth
+    from reconciler.runtimes.routes import Routes
     from reconciler.secrets import SecretBox
     from schemas import ServerConfig
+    from schemas.server import DockerConfig
 
 log = logging.getLogger("rise.reconciler")
 
@@ -557,6 +560,17 @@ def _problems(problems: Sequence[Problem]) -> str:
 
 
 @dataclass(frozen=True)
+class DockerSettings:
+    """What the ``docker`` runtime needs beyond ``[docker]``: the route table it shares with
+    the server's proxy, and pull credentials for the platform registry."""
+
+    config: DockerConfig | None = None
+    routes: Routes | None = None
+    pull_auth: PullAuth | None = None
+    environ: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
 class LeaseSettings:
     namespace: str = "default"
     name: str | None = None
@@ -574,6 +588,7 @@ def build_runtime(
     page_size: int = 500,
     lease: LeaseSettings | None = None,
     installation: str | None = None,
+    docker: DockerSettings | None = None,
 ) -> tuple[Runtime[Any], LeaderElector | None]:
     """The runtime named ``kind`` and, for Kubernetes with a ``lease``, the leader elector
     that gates its writes. ``installation`` (default: derived from ``repo``) is the identity
@@ -582,9 +597,13 @@ def build_runtime(
         from reconciler.runtimes.rendered import RenderedRuntime
 
         return RenderedRuntime(repo, branch=branch), None
+    if kind == "docker":
+        from reconciler.runtimes.docker import build_docker_runtime
+
+        return build_docker_runtime(docker or DockerSettings()), None
     if kind != "kubernetes":
         raise ValueError(
-            f"runtime {kind!r} is not available in this reconciler; use 'kubernetes' or 'rendered'"
+            f"runtime {kind!r} is not available; use 'kubernetes', 'docker' or 'rendered'"
         )
     from reconciler.leader import LeaderElector
     from reconciler.runtimes.installation import check_installation, default_installation
@@ -619,6 +638,7 @@ def build_controller(
     *,
     environ: Mapping[str, str] | None = None,
     on_pass: Callable[[PassReport], None] | None = None,
+    docker: DockerSettings | None = None,
 ) -> Reconciler:
     """The loop the server (and ``rise reconcile``) runs, as ``config`` describes it:
     runtime, resync, lease. ValueError or RenderError say what in ``config`` is wrong."""
@@ -634,6 +654,7 @@ def build_controller(
         page_size=kube.list_page_size,
         lease=lease if kube.leader_election else None,
         installation=kube.installation,
+        docker=replace(docker or DockerSettings(), config=config.docker, environ=environ),
     )
     return Reconciler(
         repo,

@@ -61,7 +61,7 @@ class SecretBox:
             raise SecretError(
                 f"secret {name!r} of project {project!r} cannot be decrypted with this server's "
                 "key (wrong key, or the value was copied from another project or key); set it "
-                "again with `rise env set --secret`"
+                f"again with `rise env set {project} {name} --secret`"
             ) from None
         return plain.decode("utf-8")
 

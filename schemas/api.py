@@ -257,6 +257,30 @@ class DeploymentCreate(Payload):
     )
 
 
+class ObjectChange(Payload):
+    """What a deploy would do to one Kubernetes object (``reconciler.diff.ObjectDiff``)."""
+
+    action: Literal["create", "update", "delete", "unchanged"]
+    kind: str
+    namespace: str | None = None
+    name: str
+    before: dict[str, Any] | None = Field(default=None, description="normalised; secrets masked")
+    after: dict[str, Any] | None = Field(default=None, description="normalised; secrets masked")
+    unified: str = Field(description="the unified diff of before and after, as YAML")
+
+
+class DeploymentDryRun(Payload):
+    """The answer of ``POST .../deployments?dry_run=true``: the diff, nothing committed."""
+
+    project: str
+    image: str = Field(description="the image the deploy would run, pinned by digest")
+    environment: str | None = None
+    base: str | None = Field(default=None, description="the state-repo commit diffed against")
+    changed: bool
+    objects: list[ObjectChange]
+    warnings: list[str] = Field(default_factory=list)
+
+
 # -- environment ---------------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ def _ciphertext(value: str) -> str:
     if not _CIPHERTEXT.match(value):
         raise ValueError(
             "secret values must be ciphertext written by rise ('v1:...'); "
-            "set them with `rise env set KEY --secret`, never in clear"
+            "set them with `rise env set PROJECT KEY --secret`, never in clear"
         )
     return value
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from schemas.app import AppConfig
 from schemas.deployment import DeploymentFile
 from schemas.env import EnvFile
+from schemas.install import InstallValues
 from schemas.project import ProjectFile
 from schemas.server import ServerConfig
 from schemas.service_account import ServiceAccountFile
@@ -29,6 +30,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "team": TeamFile,
     "service-account": ServiceAccountFile,
     "server-config": ServerConfig,
+    "install-values": InstallValues,
 }
 
 

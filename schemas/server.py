@@ -143,6 +143,26 @@ class RuntimeConfig(FileModel):
     )
 
 
+class DockerConfig(FileModel):
+    host: str | None = Field(
+        default=None,
+        description="Docker API of the engine, e.g. unix:///run/podman/podman.sock "
+        "(default: DOCKER_HOST, else unix:///var/run/docker.sock)",
+    )
+    bind: str = Field(
+        default="127.0.0.1", description="address apps listen on (host networking; PORT is set)"
+    )
+    health_timeout: float = Field(
+        default=60.0, gt=0, le=3600, description="seconds a new container has to pass its check"
+    )
+    drain_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="seconds an old container keeps serving requests in flight after a switch",
+    )
+
+
 class WebhookConfig(FileModel):
     secret_env: str | None = Field(default=None, description="variable holding the shared secret")
     allow_unsigned: bool = False
@@ -161,6 +181,7 @@ class ServerConfig(FileModel):
     registry: RegistryConfig = Field(default_factory=RegistryConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig)
+    docker: DockerConfig = Field(default_factory=DockerConfig)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
     secrets_key_file: str | None = Field(
         default=None,

@@ -11,29 +11,76 @@ it with credentials fetched for that push and returns it pinned by digest; ``pin
     pushed.pinned  # "registry.example.com/web@sha256:…"
 """
 
-from cli.build.backends import (
-    Backend,
-    BuildError,
-    BuildSpec,
-    BuiltImage,
-    Login,
-    ToolMissing,
-    TransientError,
-    get_backend,
-)
-from cli.build.detect import BuildOptions, BuildPlan, plan_build
-from cli.build.push import (
-    CredentialsSource,
-    PushCredentials,
-    PushedImage,
-    ServerCredentials,
-    pin_image,
-    push_image,
-    session_expiry_warning,
-    temporary_login,
-)
-from cli.build.reference import ImageReference, parse_reference, resolve_digest
-from cli.build.retry import Retry
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Name -> module. Loaded on first use (PEP 562): ``rise d c --image`` needs the push and
+# reference code, not the build planner and the schemas it imports.
+_EXPORTS = {
+    **dict.fromkeys(
+        (
+            "Backend",
+            "BuildError",
+            "BuildSpec",
+            "BuiltImage",
+            "Login",
+            "ToolMissing",
+            "TransientError",
+            "get_backend",
+        ),
+        "cli.build.backends",
+    ),
+    **dict.fromkeys(("BuildOptions", "BuildPlan", "plan_build"), "cli.build.detect"),
+    **dict.fromkeys(
+        (
+            "CredentialsSource",
+            "PushCredentials",
+            "PushedImage",
+            "ServerCredentials",
+            "pin_image",
+            "push_image",
+            "session_expiry_warning",
+            "temporary_login",
+        ),
+        "cli.build.push",
+    ),
+    **dict.fromkeys(("ImageReference", "parse_reference", "resolve_digest"), "cli.build.reference"),
+    "Retry": "cli.build.retry",
+}
+
+if TYPE_CHECKING:
+    from cli.build.backends import (
+        Backend,
+        BuildError,
+        BuildSpec,
+        BuiltImage,
+        Login,
+        ToolMissing,
+        TransientError,
+        get_backend,
+    )
+    from cli.build.detect import BuildOptions, BuildPlan, plan_build
+    from cli.build.push import (
+        CredentialsSource,
+        PushCredentials,
+        PushedImage,
+        ServerCredentials,
+        pin_image,
+        push_image,
+        session_expiry_warning,
+        temporary_login,
+    )
+    from cli.build.reference import ImageReference, parse_reference, resolve_digest
+    from cli.build.retry import Retry
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'cli.build' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
 
 __all__ = [
     "Backend",

@@ -110,14 +110,30 @@ def _run(args: list[str], environ: Mapping[str, str], log: Log, what: str) -> No
     )
     tail: deque[str] = deque(maxlen=5)
     assert process.stdout is not None  # for the type checker: stdout=PIPE
-    for line in process.stdout:
-        log(line.rstrip("\n"))
-        tail.append(line.rstrip("\n"))
-    code = process.wait()
+    try:
+        for line in process.stdout:
+            log(line.rstrip("\n"))
+            tail.append(line.rstrip("\n"))
+        code = process.wait()
+    except BaseException:
+        # Ctrl-C (or any error here) ends the tool too: a push must not finish behind the
+        # user's back after they were told it was interrupted.
+        _stop(process)
+        raise
     if code:
         detail = "\n".join(tail)
         error = TransientError if _TRANSIENT.search(detail) else BuildError
         raise error(f"{what} failed ({Path(args[0]).name} exited with {code}):\n{detail}")
+
+
+def _stop(process: subprocess.Popen[str], grace: float = 5.0) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class _ShellTool:

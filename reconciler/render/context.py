@@ -204,7 +204,7 @@ class _Deployment:
                     Problem(
                         self._file(sources[key]),
                         f"{key} is set by rise ({origin}); remove it "
-                        f"(`rise env unset {key}`, or from [env] in .rise.toml)",
+                        f"(`rise env unset {self.state.name} {key}`, or from [env] in .rise.toml)",
                     )
                 )
         entries: dict[str, dict[str, Any]] = {

@@ -130,14 +130,13 @@ class _Template:
     template: jinja2.Template
 
 
-@functools.lru_cache(maxsize=8)
-def _templates(override: Path | None) -> list[_Template]:
-    """The template set: every ``*.yaml.j2`` of the override dir, then the built-in ones."""
+def template_environment(search: list[Path]) -> jinja2.Environment:
+    """The sandboxed Jinja environment manifest templates render in (``rise install``'s too):
+    every value placed through ``yaml_value``, undefined names an error."""
     import jinja2
     from jinja2.sandbox import SandboxedEnvironment
 
-    search = [override, TEMPLATES_DIR] if override else [TEMPLATES_DIR]
-    env = SandboxedEnvironment(
+    return SandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(p) for p in search]),
         undefined=jinja2.StrictUndefined,
         finalize=yaml_value,
@@ -146,6 +145,15 @@ def _templates(override: Path | None) -> list[_Template]:
         lstrip_blocks=True,
         auto_reload=False,
     )
+
+
+@functools.lru_cache(maxsize=8)
+def _templates(override: Path | None) -> list[_Template]:
+    """The template set: every ``*.yaml.j2`` of the override dir, then the built-in ones."""
+    import jinja2
+
+    search = [override, TEMPLATES_DIR] if override else [TEMPLATES_DIR]
+    env = template_environment(search)
     found: dict[str, Path] = {}
     for folder in reversed(search):
         for path in sorted(folder.glob("*" + TEMPLATE_SUFFIX)):

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -24,6 +26,7 @@ from reconciler.runtimes.transport import Transport
 Obj = dict[str, Any]
 
 APPLY_PATCH = "application/apply-patch+yaml"
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -126,19 +129,30 @@ class KubeApi:
 
     @classmethod
     def from_kubeconfig(
-        cls, path: str | None = None, *, context: str | None = None, timeout: float = 30.0
+        cls,
+        path: str | None = None,
+        *,
+        context: str | None = None,
+        timeout: float = 30.0,
+        service_account_dir: str | Path = SERVICE_ACCOUNT_DIR,
+        environ: Mapping[str, str] | None = None,
     ) -> KubeApi:
-        """A client from a kubeconfig file, or (no path, inside a pod) the service account."""
+        """A client from a kubeconfig file, or (no path, inside a pod) the service account:
+        its token and CA in ``service_account_dir``, the API at KUBERNETES_SERVICE_HOST/PORT."""
         import yaml
-        from kubernetes import config
+        from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
+        from kubernetes.config.incluster_config import InClusterConfigLoader
 
+        env = os.environ if environ is None else environ
+        folder = Path(service_account_dir)
         try:
-            if path is None and _in_cluster():
-                config.load_incluster_config()
-                from kubernetes import client
-
-                return cls(client.ApiClient(), timeout=timeout)
+            if path is None and env.get("KUBERNETES_SERVICE_HOST") and (folder / "token").exists():
+                configuration = client.Configuration()  # not the process-wide default
+                InClusterConfigLoader(
+                    str(folder / "token"), str(folder / "ca.crt"), environ=env
+                ).load_and_set(configuration)  # re-reads the rotated token every minute
+                return cls(client.ApiClient(configuration), timeout=timeout)
             return cls(
                 config.new_client_from_config(config_file=path, context=context), timeout=timeout
             )
@@ -290,11 +304,3 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
 def _short(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     return str(reason or exc).splitlines()[0][:200]
-
-
-def _in_cluster() -> bool:
-    import os
-
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(
-        "/var/run/secrets/kubernetes.io/serviceaccount/token"
-    )

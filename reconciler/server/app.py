@@ -31,6 +31,7 @@ from reconciler.server.context import ServerContext
 from reconciler.server.errors import EXCEPTION_HANDLERS
 from reconciler.server.logs import RequestLog
 from reconciler.server.openapi import ApiRoute, Operation
+from reconciler.server.proxy import AppProxy
 from reconciler.state import StateError
 from schemas.api import Health, VersionInfo
 
@@ -83,9 +84,14 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
             await run_in_threadpool(ctx.controller.stop, SHUTDOWN_TIMEOUT)
             log.info("rise server stopped")
 
+    # With the docker runtime, requests for app hosts go to the apps (reconciler/server/proxy.py).
+    proxy = [Middleware(AppProxy, ctx=ctx, routes=ctx.routes)] if ctx.routes is not None else []
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestLog, metrics=ctx.metrics, route_of=_route_namer(routes))],
+        middleware=[
+            *proxy,
+            Middleware(RequestLog, metrics=ctx.metrics, route_of=_route_namer(routes)),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

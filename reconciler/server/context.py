@@ -23,6 +23,8 @@ from pathlib import Path
 
 from reconciler.ids import DeploymentIds
 from reconciler.registry import CredentialsProvider, TokenIssuer, provider_from_config
+from reconciler.registry.providers import ProviderError
+from reconciler.runtimes.routes import Routes
 from reconciler.secrets import SecretBox
 from reconciler.server.auth import Authenticator
 from reconciler.server.metrics import Metrics
@@ -64,6 +66,8 @@ class ServerContext:
     webhook_secret: str | None
     registry_issuer: TokenIssuer
     registry: CredentialsProvider
+    routes: Routes | None = None
+    """Where the proxy sends each project's traffic (the ``docker`` runtime only)."""
 
     def app_url(self, project: str) -> str:
         return self.config.app_url_template.format(project=project)
@@ -109,6 +113,12 @@ def build_context(
     )
     secrets_box = open_secrets(config)
     registry_issuer = TokenIssuer.from_config(config.registry, data)
+    registry = provider_from_config(config.registry, registry_issuer)
+    routes = Routes() if config.runtime.kind == "docker" else None
+    if controller is None:
+        controller = build_controller(
+            config, repo, metrics, secrets_box, routes=routes, pull_auth=_puller(registry)
+        )
     return ServerContext(
         config=config,
         store=Store(repo, metrics),
@@ -116,14 +126,31 @@ def build_context(
         tokens=tokens,
         authenticator=Authenticator(tokens, users, config.auth.admins),
         secrets=secrets_box,
-        controller=controller or build_controller(config, repo, metrics, secrets_box),
+        controller=controller,
         metrics=metrics,
         ids=DeploymentIds(clock),
         clock=clock,
         webhook_secret=env.get(config.webhooks.secret_env or WEBHOOK_SECRET_VARIABLE) or None,
         registry_issuer=registry_issuer,
-        registry=provider_from_config(config.registry, registry_issuer),
+        registry=registry,
+        routes=routes,
     )
+
+
+def _puller(registry: CredentialsProvider) -> Callable[[str, str], dict[str, str] | None]:
+    """Pull credentials for images in the platform registry, minted for each pull."""
+
+    def pull_auth(project: str, image: str) -> dict[str, str] | None:
+        try:
+            found = registry.credentials(project, "rise-reconciler", {"pull"})
+        except ProviderError as exc:  # the pull then fails and its error says why
+            log.warning("no pull credentials for %s: %s", project, exc)
+            return None
+        if not image.startswith(f"{found.registry}/") or not found.username:
+            return None
+        return {"username": found.username, "password": found.password or ""}
+
+    return pull_auth
 
 
 def open_state_repo(config: ServerConfig, environ: Mapping[str, str]) -> StateRepo:
@@ -195,15 +222,25 @@ def build_controller(
     repo: StateRepo,
     metrics: Metrics | None = None,
     secrets: SecretBox | None = None,
+    *,
+    routes: Routes | None = None,
+    pull_auth: Callable[[str, str], dict[str, str] | None] | None = None,
 ) -> Controller:
     """The reconcile loop for ``config.runtime`` (``reconciler/loop.py``), running in this
     process; it reports each finished reconcile to ``metrics`` and decrypts with ``secrets``.
     """
+    from reconciler.loop import DockerSettings
     from reconciler.loop import build_controller as build_loop
     from reconciler.render import RenderError
 
     try:
-        return build_loop(config, repo, secrets, metrics)
+        return build_loop(
+            config,
+            repo,
+            secrets,
+            metrics,
+            docker=DockerSettings(routes=routes, pull_auth=pull_auth),
+        )
     except RenderError as exc:
         problems = "; ".join(str(p) for p in exc.problems)
         raise StartupError(

@@ -8,6 +8,8 @@ credentials; 403 refuses. The answer never says whether a project exists.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
@@ -19,26 +21,40 @@ from reconciler.server.context import ServerContext
 from reconciler.server.openapi import ApiRoute, Operation
 from schemas.names import name_problem
 
+Reach = Literal["public", "allowed", "login", "refused"]
+
+
+async def may_reach(ctx: ServerContext, request: Request, project: str) -> Reach:
+    """Whether the caller of ``request`` may reach ``project``'s app: anyone for a public
+    project (``public``); for a private one (or one that does not exist) a caller who may
+    read it (``allowed``). ``login``: no or bad credentials; ``refused``: not this caller."""
+    read = head_reader(ctx.store)
+    state = await blocking(read_project, read, project)
+    found = state.project if state is not None else None
+    if found is not None and found.visibility == "public":
+        return "public"
+    principal = await ctx.authenticator.authenticate(request)
+    if principal is None:
+        return "login"
+    if found is not None and project_access(principal, found, read_teams(read)) >= Access.READ:
+        return "allowed"
+    return "refused"
+
 
 def routes(ctx: ServerContext) -> list[BaseRoute]:
     async def ingress_auth(request: Request) -> Response:
         project = request.query_params.get("project", "")
         if name_problem(project, "project name"):
             return PlainTextResponse("missing or invalid ?project=", status_code=400)
-        read = head_reader(ctx.store)
-        state = await blocking(read_project, read, project)
-        found = state.project if state is not None else None
-        if found is not None and found.visibility == "public":
+        reach = await may_reach(ctx, request, project)
+        if reach in ("public", "allowed"):
             return PlainTextResponse("ok")
-        principal = await ctx.authenticator.authenticate(request)
-        if principal is None:
+        if reach == "login":
             return PlainTextResponse(
                 "log in to rise and send your token",
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer realm="rise"'},
             )
-        if found is not None and project_access(principal, found, read_teams(read)) >= Access.READ:
-            return PlainTextResponse("ok")
         return PlainTextResponse("forbidden", status_code=403)
 
     return [

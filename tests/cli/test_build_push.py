@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from tests.support.containers import (
     hello_context,
     podman_socket,
 )
+from tests.support.processes import process_tree
 from tests.support.registry import (
     RegistryStack,
     ServerThread,
@@ -72,24 +72,6 @@ def _pull_and_read(stack: RegistryStack, root: Path, pinned: str, user: str, pro
         env.remove()
 
 
-def _descendants(root: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(entry))
-    found, todo = set(), [root]
-    while todo:
-        pid = todo.pop()
-        found.add(pid)
-        todo.extend(children.get(pid, []))
-    return found
-
-
 class ProcessWatcher:
     """Records the argv and environment of a process tree while it runs."""
 
@@ -109,7 +91,7 @@ class ProcessWatcher:
 
     def _watch(self) -> None:
         while not self._stop.is_set():
-            for pid in _descendants(self.root):
+            for pid in process_tree(self.root):
                 for part in ("cmdline", "environ"):
                     with contextlib.suppress(OSError):
                         self.seen.add(Path(f"/proc/{pid}/{part}").read_bytes())

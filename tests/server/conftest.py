@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.waiting import free_port, wait_for_http
+from tests.support.waiting import free_port, signal_and_wait, wait_for_http
 
 ADMIN_PASSWORD = "admin-password-1"
 WEBHOOK_SECRET = "webhook-secret-1"
@@ -115,14 +115,7 @@ class RunningServer:
 
     def terminate(self, timeout: float = 40) -> int:
         """SIGTERM, as an orchestrator stops it; the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(10)
-            raise AssertionError(f"the server ignored SIGTERM:\n{self.log()[-3000:]}") from None
+        return signal_and_wait(self.process, signal.SIGTERM, timeout, self.log)
 
 
 def start_server(

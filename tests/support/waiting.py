@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -50,3 +51,19 @@ def wait_for_http(
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url} did not answer within {timeout}s")
         time.sleep(0.05)
+
+
+def signal_and_wait(
+    process: subprocess.Popen[Any], signum: int, timeout: float, log: Callable[[], str]
+) -> int:
+    """Send ``signum`` to a process we started and wait for its exit status; if it does not
+    exit in ``timeout``, kill it and fail with the end of its ``log()``."""
+    if process.poll() is None:
+        process.send_signal(signum)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+        name = signal.Signals(signum).name
+        raise AssertionError(f"the process ignored {name}:\n{log()[-3000:]}") from None

@@ -7,7 +7,7 @@ reconciler. Rollback is a new deployment restoring an earlier one's image and co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
@@ -22,10 +22,10 @@ from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError, from_schema_error, not_found
 from reconciler.server.openapi import ApiRoute, Operation
 from reconciler.server.store import dump_toml, read_model, write_model
-from reconciler.state import Edit
+from reconciler.state import Edit, ProjectState
 from reconciler.state.layout import project_file
 from schemas import AppConfig, DeploymentFile, ProjectFile, SchemaError, load_toml, parse_model
-from schemas.api import DeploymentCreate, DeploymentInfo
+from schemas.api import DeploymentCreate, DeploymentDryRun, DeploymentInfo, ObjectChange
 from schemas.deployment import DeploymentId
 
 _TAG = "deployments"
@@ -46,6 +46,8 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         name = path_name(request, "project", "project name")
         principal = await caller(request, ctx)
         body = await read_body(request, DeploymentCreate)
+        if _dry_run_asked(request):
+            return await _dry_run(ctx, principal, name, body)
         return await _deploy(ctx, principal, name, body)
 
     async def rollback_deployment(request: Request) -> Response:
@@ -112,6 +114,10 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 body=DeploymentCreate,
                 response=DeploymentInfo,
                 status=201,
+                query={
+                    "dry_run": "true: commit nothing; answer the diff the deploy would make "
+                    "(DeploymentDryRun, 200)"
+                },
                 errors=(403, 404, 409),
                 tag=_TAG,
             ),
@@ -304,7 +310,7 @@ def _find(ctx: ServerContext, name: str, wanted: str) -> _Recorded:
         if recorded.deployment.id == wanted:
             return recorded
     raise not_found(
-        "deployment", wanted, f"list the deployments of {name!r} with 'rise deployment list'"
+        "deployment", wanted, f"list the deployments of {name!r} with 'rise deployment list {name}'"
     )
 
 
@@ -317,7 +323,7 @@ def _deployment_id(request: Request) -> str:
             400,
             "invalid_deployment_id",
             f"deployment id {value!r} must look like '20261122-153012-ab12'",
-            "list the deployments with 'rise deployment list'",
+            "list the deployments with 'rise deployment list PROJECT'",
         ) from None
 
 
@@ -332,3 +338,95 @@ def _limit(text: str | None) -> int:
             "e.g. ?limit=20",
         )
     return int(text)
+
+
+# -- dry run ---------------------------------------------------------------------------------
+
+
+def _dry_run_asked(request: Request) -> bool:
+    value = request.query_params.get("dry_run", "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ApiError(400, "invalid_query", "dry_run must be true or false", "e.g. ?dry_run=true")
+    return value in ("true", "1")
+
+
+async def _dry_run(
+    ctx: ServerContext, principal: Principal, name: str, body: DeploymentCreate
+) -> Response:
+    """What ``_deploy`` would change, as a per-object diff; nothing is committed.
+
+    Both sides are rendered as the reconciler renders them: the project as the state repo
+    holds it now (what the reconciler keeps live) and the project with this deployment.
+    Secret values are never decrypted here, so they are masked on both sides.
+    """
+    app = _app_config(name, body.app_config)
+    await blocking(visible_project, ctx.store, principal, name, Access.CHANGE)
+    source = await blocking(_find, ctx, name, body.from_) if body.from_ else None
+    if app is None and source is not None:
+        app = await blocking(_app_at, ctx, name, source.commit)
+    return respond(await blocking(_dry_run_diff, ctx, principal, name, body, app, source))
+
+
+def _dry_run_diff(
+    ctx: ServerContext,
+    principal: Principal,
+    name: str,
+    body: DeploymentCreate,
+    app: AppConfig | None,
+    source: _Recorded | None,
+) -> DeploymentDryRun:
+    from reconciler.diff import diff_objects
+    from reconciler.render import RenderError, RenderSettings, render_project
+
+    base = ctx.store.repo.head()
+    current = ctx.store.repo.project(name, base)
+    if current is None or current.project is None:
+        raise not_found("project", name, "list your projects with 'rise p ls'")
+    if body.image is None and body.from_ is None:
+        # A dry run before a build: the diff of everything but the image still to be built.
+        if current.deployment is None:
+            raise ApiError(
+                400,
+                "invalid_body",
+                f"project {name!r} has no deployment yet, so a dry run needs the image",
+                "give the image: rise d c --dry-run --image IMAGE",
+            )
+        body = body.model_copy(update={"image": current.deployment.image})
+    deployment = _new_deployment(ctx, principal, body, source)
+    if current.deployment is not None:
+        # Under the current id, so the diff shows what changes (image, env, replicas) rather
+        # than a whole new Deployment object beside the old one, which every deploy rolls out.
+        deployment = deployment.model_copy(update={"id": current.deployment.id})
+    # A dry run is what a reviewer looks at: a review policy must not hide it.
+    settings = current.project.settings.model_copy(update={"review": "optional"})
+    _check_policy(name, current.project.model_copy(update={"settings": settings}), deployment, app)
+    effective = app or current.app
+    _check_environment(deployment.environment, effective)
+    proposed: ProjectState = replace(current, deployment=deployment, app=effective)
+    render = RenderSettings.from_config(ctx.config)
+    warnings: list[str] = []
+    try:
+        before = render_project(current, render, None)
+    except RenderError as exc:
+        warnings.append(f"the current state of {name!r} cannot be rendered ({exc}): all is new")
+        before = []
+    try:
+        after = render_project(proposed, render, None)
+    except RenderError as exc:
+        raise ApiError(
+            422,
+            "cannot_render",
+            f"this deployment of {name!r} could not be rendered; nothing would be applied",
+            "fix what the problems name (the app's .rise.toml, or the server's templates)",
+            problems=[str(p) for p in exc.problems],
+        ) from None
+    diffs = diff_objects(after, before, labels=(f"current {(base or '')[:12]}", "this deploy"))
+    return DeploymentDryRun(
+        project=name,
+        image=deployment.image,
+        environment=deployment.environment,
+        base=base,
+        changed=any(d.action != "unchanged" for d in diffs),
+        objects=[ObjectChange.model_validate(d.to_json()) for d in diffs],
+        warnings=warnings,
+    )

@@ -239,4 +239,6 @@ def _reveal(request: Request) -> bool:
 
 
 def _no_variable(project: str, key: str) -> ApiError:
-    return not_found("variable", key, f"list the variables of {project!r} with 'rise env list'")
+    return not_found(
+        "variable", key, f"list the variables of {project!r} with 'rise env list {project}'"
+    )

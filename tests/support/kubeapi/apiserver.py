@@ -20,7 +20,7 @@ from urllib.parse import unquote
 import yaml
 
 from . import apply as ssa
-from . import defaults, errors, resources, schema, selectors, validation
+from . import defaults, errors, rbac, resources, schema, selectors, validation
 from .errors import ApiError
 from .fieldpath import clone
 from .resources import Resource
@@ -139,6 +139,9 @@ class ApiServer:
         try:
             with self.lock:
                 self._finalize_namespaces()
+                rbac.authorize(
+                    self.store, request.method, request.path, request.query, request.headers
+                )  # only requests that impersonate a user
                 return self._route(request)
         except ApiError as exc:
             return Response(exc.code, exc.status(), dict(exc.headers))

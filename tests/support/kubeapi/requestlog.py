@@ -20,6 +20,7 @@ class RequestRecord:
     body: bytes = b""
     fault: str | None = None  # the injected fault that shaped the answer, if any
     wrote: bool = False  # whether the stored state changed (a no-op apply is False)
+    user: str | None = None  # Impersonate-User, else the bearer token: who sent it
 
     @property
     def dry_run(self) -> bool:

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -347,6 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body=request.body,
                 fault=fault.kind if fault else None,
                 wrote=response.wrote if response else False,
+                user=_user(request.headers),
             )
         )
 
@@ -394,6 +396,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass
+
+
+def _user(headers: Mapping[str, str]) -> str | None:
+    """Who sent a request: the user it impersonates, else its bearer token."""
+    token = headers.get("authorization", "").removeprefix("Bearer ").removeprefix("bearer ")
+    return headers.get("impersonate-user") or token or None
 
 
 def _injected_error(fault: Fault) -> errors.ApiError:

@@ -1,0 +1,139 @@
+"""``rise login``, ``rise logout``, ``rise whoami``: who the CLI is, on which server.
+
+Password login asks for the password at a prompt (or reads it from stdin with
+``--password-stdin``), never from an argument. ``--token`` stores a token made elsewhere (CI
+uses ``RISE_TOKEN`` instead and stores nothing). Tokens go to the profile, mode 0600, and are
+never printed.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import closing
+from dataclasses import replace
+from typing import Any
+
+import click
+
+from cli.client import Client
+from cli.config import Connection, check_url
+from cli.errors import EXIT_USAGE, CliError
+from cli.output import detail, emit, output_option, style
+from cli.session import current_session, session_client
+
+
+@click.command()
+@click.argument("url", required=False)
+@click.option("-u", "--username", help="Your rise username (password login).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--token", "token_stdin", is_flag=True, help="Read an access token from standard input."
+)
+@click.option(
+    "--ca-bundle",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CA certificates of a server with a private CA.",
+)
+@click.option("--allow-http", is_flag=True, help="Allow plain http to a non-loopback host.")
+def login(
+    url: str | None,
+    username: str | None,
+    password_stdin: bool,
+    token_stdin: bool,
+    ca_bundle: str | None,
+    allow_http: bool,
+) -> None:
+    """Log in to a rise server (URL, or the current profile's) and keep the login."""
+    session = current_session()
+    profile = session.current_profile()
+    server = url or session.url or session.environ.get("RISE_URL") or profile.url
+    if not server:
+        raise CliError(
+            "which rise server? give its URL: rise login https://rise.example.com",
+            exit_code=EXIT_USAGE,
+        )
+    allow_http = allow_http or profile.allow_http
+    profile = replace(
+        profile,
+        url=check_url(server, allow_http=allow_http),
+        ca_bundle=ca_bundle or profile.ca_bundle,
+        allow_http=allow_http,
+    )
+    anonymous = Connection(
+        profile=profile, url=profile.url or server, verify=profile.ca_bundle or True
+    )
+    with closing(session.client(anonymous)) as client:
+        if token_stdin:
+            tokens = {"access_token": _stdin_secret("token")}
+        else:
+            tokens = _password_login(client, username, password_stdin)
+    signed_in = replace(anonymous, token=tokens["access_token"])
+    with closing(session.client(signed_in)) as client:
+        me = client.get("/me")
+        session.config.put(
+            replace(
+                profile,
+                access_token=tokens["access_token"],
+                refresh_token=tokens.get("refresh_token"),
+                username=me["username"],
+            )
+        )
+        click.echo(f"Login successful! Welcome back, {me['username']}!")
+        session.check_version(client)
+
+
+@click.command()
+def logout() -> None:
+    """Forget the login of the current profile (the profile and its URL stay)."""
+    session = current_session()
+    profile = session.current_profile()
+    if not profile.access_token and not profile.refresh_token:
+        click.echo(f"Not logged in{f' to {profile.url}' if profile.url else ''}.")
+        return
+    session.config.put(replace(profile, access_token=None, refresh_token=None, username=None))
+    click.echo(f"Logged out of {profile.url}.")
+
+
+@click.command()
+@output_option
+def whoami(output: str) -> None:
+    """Show who you are logged in as, and where."""
+    client = session_client()
+    me = client.get("/me")
+    emit(
+        me,
+        output,
+        lambda m: detail(
+            [
+                ("user", m["username"] + (style(" (admin)", bold=True) if m["is_admin"] else "")),
+                ("kind", m["kind"]),
+                ("teams", m["teams"]),
+                ("server", client.url),
+            ]
+        ),
+    )
+
+
+def _password_login(client: Client, username: str | None, from_stdin: bool) -> dict[str, Any]:
+    config = client.public("GET", "/api/v1/auth/config")
+    if not config.get("local"):
+        raise CliError(
+            "this server has no password login",
+            hint="log in through its identity provider (coming soon), or use --token",
+            exit_code=EXIT_USAGE,
+        )
+    if not username:
+        username = click.prompt("Username")
+    password = (
+        _stdin_secret("password") if from_stdin else click.prompt("Password", hide_input=True)
+    )
+    return client.public(
+        "POST", "/api/v1/auth/login", json={"username": username, "password": password}
+    )
+
+
+def _stdin_secret(what: str) -> str:
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise CliError(f"no {what} on standard input", exit_code=EXIT_USAGE)
+    return value
