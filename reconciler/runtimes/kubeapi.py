@@ -244,7 +244,8 @@ class KubeApi:
         """One request; a dict ``body`` is sent as JSON, bytes as they are."""
         with self._lock:
             self._counts[verb] += 1
-        headers = {"Accept": "application/json"}
+        # The client's default headers too: User-Agent, and Impersonate-User when set.
+        headers = {**self.api_client.default_headers, "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
         params = {k: v for k, v in (query or {}).items() if v is not None}
