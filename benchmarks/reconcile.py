@@ -1,8 +1,13 @@
-"""Reconciler figures against the loopback Kubernetes API (SPEC §11, issue 6).
+"""Reconciler figures against the loopback Kubernetes API or a real cluster (SPEC §11,
+issues 6 and 15).
 
 The API double runs in its own process, so the peak RSS printed is the controller's (plus
-the state repo it reads). Measures, for N projects of 6 objects each:
+the state repo it reads); ``--kubeconfig`` runs against that cluster instead (its own
+installation id and namespace prefix; its namespaces are deleted at the end). Measures, for
+N projects of 6 objects each:
 
+- raw baseline: plain server-side applies of the same objects (other namespaces) from 8
+  keep-alive connections, and rise's initial sync rate as a ratio of it (goal >= 0.8);
 - initial sync: projects/s and requests (client-side counts, by verb);
 - no-op full resync: requests (goal: one paginated LIST per kind, 0 writes) and time (goal
   < 5 s): the first after the initial sync (every Deployment's status moved, so each is
@@ -10,12 +15,14 @@ the state repo it reads). Measures, for N projects of 6 objects each:
   the render cache cold;
 - one-project change: requests (goal: only that project's changed objects) and controller
   time (goal < 100 ms, independent of N), for an env change and a blue/green image change;
-- peak RSS (goal < 300 MB).
+- peak RSS (goal < 300 MB);
+- the steady no-op resync as a ratio of bare LISTs of the same kinds (goal <= 1.2).
 
 Wall times include the double's own work (encoding every LIST page, on the other core);
 the controller's CPU time is printed beside them.
 
     python benchmarks/reconcile.py [--projects 10000] [--workers 4] [--changes 20]
+                                   [--kubeconfig PATH] [--raw-connections 8]
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,12 +42,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._report import figure, p99_ms, peak_rss_mb
+from benchmarks.raw_kube import Endpoint, bare_lists, raw_apply
 from benchmarks.state_repo import DIGEST, build
 from reconciler.desired import Renderer
 from reconciler.loop import PassReport, Reconciler
 from reconciler.render import RenderSettings
 from reconciler.runtimes.base import DesiredIndex
-from reconciler.runtimes.kubeapi import KubeApi
+from reconciler.runtimes.kubeapi import KubeApi, kind
 from reconciler.runtimes.kubernetes import KubernetesRuntime
 from reconciler.state import Author, Edit, StateRepo
 
@@ -160,32 +169,85 @@ def _changes(
     return walls, cpus, requests
 
 
+def _raw_baseline(
+    repo: StateRepo, endpoint: Endpoint, prefix: str, connections: int, count: int
+) -> float:
+    """Projects/s of plain server-side applies of the same objects, in other namespaces."""
+    settings = RenderSettings(namespace_format=f"{prefix}raw-{{project}}")
+    renderer = Renderer(settings, None, decrypt=True)
+    projects = []
+    for state in repo.snapshot().projects.values():
+        objects = renderer.render(state, state.tree_id)
+        projects.append(
+            [(kind(d.ref.kind).path(d.ref.name, d.ref.namespace), d.raw) for d in objects]
+        )
+    seconds = raw_apply(endpoint, projects, connections)
+    rate = count / seconds
+    figure(f"raw applies, {connections} connections: time", seconds, "s")
+    figure(f"raw applies, {connections} connections: rate", rate, "projects/s")
+    return rate
+
+
+def _against_bare_lists(
+    reconciler: Reconciler, runtime: KubernetesRuntime, endpoint: Endpoint, pairs: int = 5
+) -> tuple[float, float]:
+    """The no-op resync's time as a ratio of bare LISTs of the same kinds, measured in
+    alternating pairs so that a busy machine weighs on both alike; (median ratio, median
+    seconds of the LISTs)."""
+    ratios, lists = [], []
+    for _ in range(pairs):
+        with clocks() as c:
+            _pass(reconciler, runtime, full=True)
+        seconds, _ = bare_lists(endpoint, runtime.kinds, runtime.selector, runtime.page_size)
+        ratios.append(c[0] / seconds)
+        lists.append(seconds)
+    return statistics.median(ratios), statistics.median(lists)
+
+
+def _cleanup(api: KubeApi, prefix: str) -> None:
+    """A real cluster's namespaces of this run go (the namespace controller does the rest)."""
+    path = kind("Namespace").collection()
+    doomed = [i["metadata"]["name"] for i in api.list(path)]
+    for name in (n for n in doomed if n.startswith(prefix)):
+        api.delete(kind("Namespace").path(name))
+    print(f"deleting this run's namespaces ({prefix}*) on the cluster")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--projects", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--changes", type=int, default=20, help="one-project changes timed")
+    parser.add_argument("--kubeconfig", help="run against this cluster instead of the double")
+    parser.add_argument("--raw-connections", type=int, default=8)
     args = parser.parse_args()
     count = args.projects
+    prefix = f"bench{uuid.uuid4().hex[:5]}"
 
     with tempfile.TemporaryDirectory() as tmp:
-        kubeconfig = Path(tmp) / "kubeconfig"
-        server = _start_double(kubeconfig)
+        kubeconfig = Path(args.kubeconfig) if args.kubeconfig else Path(tmp) / "kubeconfig"
+        server = None if args.kubeconfig else _start_double(kubeconfig)
+        api = KubeApi.from_kubeconfig(str(kubeconfig), timeout=120)
+        where = f"the cluster at {api.host}" if server is None else "the double"
         try:
-            print(f"reconcile benchmark: {count:,} projects, {args.workers} workers")
+            print(f"reconcile benchmark: {count:,} projects, {args.workers} workers, on {where}")
             repo = build(Path(tmp) / "state.git", count)
             repo.pack_loose_objects()
             print(f"    state repo built: RSS {rss_now_mb():.0f} MiB, peak {peak_rss_mb():.0f} MiB")
-            api = KubeApi.from_kubeconfig(str(kubeconfig), timeout=120)
-            runtime = KubernetesRuntime(api)
-            renderer = Renderer(RenderSettings(), None, decrypt=True)
+            endpoint = Endpoint.from_kubeconfig(kubeconfig)
+            raw = _raw_baseline(repo, endpoint, prefix, args.raw_connections, count)
+            runtime = KubernetesRuntime(api, installation=prefix)
+            settings = RenderSettings(namespace_format=f"{prefix}-{{project}}")
+            renderer = Renderer(settings, None, decrypt=True)
             reconciler = Reconciler(repo, runtime, renderer, workers=args.workers)
 
             with clocks() as c:
                 initial = _pass(reconciler, runtime)
             assert not initial.failed, list(initial.failed.items())[:3]
+            rate = count / c[0]
             figure("initial sync: time", c[0], "s")
-            figure("initial sync: rate", count / c[0], "projects/s")
+            figure("initial sync: rate", rate, "projects/s")
+            figure("initial sync: rate / raw applies", rate / raw, "x")
             figure("initial sync: controller CPU", c[1], "s")
             figure("initial sync: requests", sum(runtime.request_counts.values()))
             print(f"    {_by_verb(runtime)}; {initial.summary()}")
@@ -193,6 +255,9 @@ def main() -> None:
 
             _resync("first resync after it", reconciler, runtime)
             steady = _resync("no-op full resync (median)", reconciler, runtime, repeat=5)
+            ratio, lists = _against_bare_lists(reconciler, runtime, endpoint)
+            figure("bare LISTs of the same kinds (median)", lists, "s")
+            figure("no-op resync / bare LISTs (median of 5 pairs)", ratio, "x")
             _breakdown(repo, renderer, runtime)
             renderer.retain(())
             _resync("no-op full resync, render cache cold", reconciler, runtime)
@@ -223,13 +288,17 @@ def main() -> None:
             rss = peak_rss_mb()
             figure("peak RSS (controller + state repo)", rss, "MiB")
             print(
-                f"SUMMARY reconcile projects={count} initial={count / initial.seconds:.0f}"
-                f"projects/s resync={steady:.2f}s changes={change:.1f}ms/"
-                f"{int(statistics.median(requests))}req rss={rss:.0f}MiB"
+                f"SUMMARY reconcile on={'cluster' if server is None else 'double'} "
+                f"projects={count} initial={rate:.0f}projects/s raw={raw:.0f}projects/s "
+                f"ratio={rate / raw:.2f} resync={steady:.2f}s resync/lists={ratio:.2f} "
+                f"changes={change:.1f}ms/{int(statistics.median(requests))}req rss={rss:.0f}MiB"
             )
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            if server is None:
+                _cleanup(api, prefix)
+            else:
+                server.terminate()
+                server.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ file, so no command reads ``RISE_*`` variables by itself.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from cli.errors import EXIT_USAGE, CliError
+from cli.hosts import is_loopback
 
 DEFAULT_PROFILE = "default"
 
@@ -161,7 +161,7 @@ def check_url(url: str, *, allow_http: bool = False) -> str:
             hint="give one like https://rise.example.com or http://127.0.0.1:8000",
             exit_code=EXIT_USAGE,
         )
-    if parts.scheme == "http" and not allow_http and not _loopback(parts.hostname):
+    if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname):
         raise CliError(
             f"refusing plain http to {parts.hostname}: tokens would cross the network unencrypted",
             hint="use https, or pass --allow-http (rise login, rise profile add) if you mean it",
@@ -178,15 +178,6 @@ def _split(url: str) -> SplitResult | None:
     except ValueError:
         return None
     return parts
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _same_server(url: str, stored: str | None) -> bool:

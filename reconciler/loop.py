@@ -41,17 +41,18 @@ from reconciler.runtimes.base import (
     SyncError,
     SyncResult,
 )
+from reconciler.runtimes.build import DockerSettings, LeaseSettings, build_runtime
 from reconciler.state import ProjectState, StateError, StateRepo
 from reconciler.status import ProjectStatus
 from schemas import Problem
 
 if TYPE_CHECKING:
     from reconciler.leader import LeaderElector
-    from reconciler.runtimes.docker import PullAuth
-    from reconciler.runtimes.routes import Routes
     from reconciler.secrets import SecretBox
     from schemas import ServerConfig
-    from schemas.server import DockerConfig
+
+__all__ = ["Backoff", "DockerSettings", "LeaseSettings", "PassReport", "Reconciler"]
+# DockerSettings and LeaseSettings live with build_runtime; importers of this module keep them.
 
 log = logging.getLogger("rise.reconciler")
 
@@ -559,69 +560,6 @@ def _problems(problems: Sequence[Problem]) -> str:
     return f"{problems[0]}{more}"
 
 
-@dataclass(frozen=True)
-class DockerSettings:
-    """What the ``docker`` runtime needs beyond ``[docker]``: the route table it shares with
-    the server's proxy, and pull credentials for the platform registry."""
-
-    config: DockerConfig | None = None
-    routes: Routes | None = None
-    pull_auth: PullAuth | None = None
-    environ: Mapping[str, str] | None = None
-
-
-@dataclass(frozen=True)
-class LeaseSettings:
-    namespace: str = "default"
-    name: str = "rise-reconciler"
-    seconds: float = 15.0
-
-
-def build_runtime(
-    kind: str,
-    repo: StateRepo,
-    *,
-    kubeconfig: str | None = None,
-    branch: str = "rendered",
-    timeout: float = 30.0,
-    page_size: int = 500,
-    lease: LeaseSettings | None = None,
-    docker: DockerSettings | None = None,
-) -> tuple[Runtime[Any], LeaderElector | None]:
-    """The runtime named ``kind`` and, for Kubernetes with a ``lease``, the leader elector
-    that gates its writes. ValueError says what is wrong (an unreadable kubeconfig...)."""
-    if kind == "rendered":
-        from reconciler.runtimes.rendered import RenderedRuntime
-
-        return RenderedRuntime(repo, branch=branch), None
-    if kind == "docker":
-        from reconciler.runtimes.docker import build_docker_runtime
-
-        return build_docker_runtime(docker or DockerSettings()), None
-    if kind != "kubernetes":
-        raise ValueError(
-            f"runtime {kind!r} is not available; use 'kubernetes', 'docker' or 'rendered'"
-        )
-    from reconciler.leader import LeaderElector
-    from reconciler.runtimes.kubeapi import KubeApi, KubeError
-    from reconciler.runtimes.kubernetes import KubernetesRuntime
-
-    try:
-        api = KubeApi.from_kubeconfig(kubeconfig, timeout=timeout)
-    except KubeError as exc:
-        raise ValueError(exc.message) from None
-    elector = None
-    if lease is not None:
-        elector = LeaderElector(
-            KubeApi(api.api_client, timeout=timeout),  # its own request counts
-            namespace=lease.namespace,
-            name=lease.name,
-            lease_seconds=lease.seconds,
-        )
-    can_write = elector.is_leader if elector is not None else None
-    return KubernetesRuntime(api, page_size=page_size, can_write=can_write), elector
-
-
 def build_controller(
     config: ServerConfig,
     repo: StateRepo,
@@ -645,6 +583,7 @@ def build_controller(
         timeout=kube.request_timeout,
         page_size=kube.list_page_size,
         lease=lease if kube.leader_election else None,
+        installation=kube.installation,
         docker=replace(docker or DockerSettings(), config=config.docker, environ=environ),
     )
     return Reconciler(

@@ -133,7 +133,16 @@ class KubernetesConfig(FileModel):
         default=True, description="hold a coordination.k8s.io Lease so one replica reconciles"
     )
     lease_namespace: str = Field(default="default", description="namespace of the Lease")
-    lease_name: str = "rise-reconciler"
+    lease_name: str | None = Field(
+        default=None, description="name of the Lease (default: rise-<installation>)"
+    )
+    installation: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$",
+        description="identity of this rise installation, on every object it applies; it "
+        "lists, compares and prunes only objects carrying it (default: derived from the "
+        "state repository's first commit)",
+    )
     lease_seconds: int = Field(
         default=15, ge=2, le=300, description="how long a Lease holder may go without renewing"
     )

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from cli.hosts import is_loopback
+
 Log = Callable[[str], None]
 
 DOCKERFILE_NAMES = ("Dockerfile", "Containerfile")
@@ -204,6 +206,9 @@ class BuildahBackend(_ShellTool):
         args = [self.tool, "push", "--digestfile", str(digestfile)]
         if login.authfile:
             args += ["--authfile", str(login.authfile)]
+        if is_loopback(destination.split("/", 1)[0]):
+            # As Docker does: a registry on this machine may speak plain http (rise dev's).
+            args.append("--tls-verify=false")
         return [*args, image.tag, f"docker://{destination}"]
 
     def build(self, spec: BuildSpec, log: Log) -> BuiltImage:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ import httpx
 
 from cli.build.backends import BuildError, TransientError
 from cli.build.retry import Retry, retry_after
+from cli.hosts import is_loopback
 
 DOCKER_HUB = "docker.io"
 _DOCKER_HUB_API = "registry-1.docker.io"
@@ -151,17 +151,7 @@ def _digest_at(
 
 def _base_urls(registry: str) -> list[str]:
     host = _DOCKER_HUB_API if registry == DOCKER_HUB else registry
-    return [f"https://{host}", f"http://{host}"] if _is_loopback(host) else [f"https://{host}"]
-
-
-def _is_loopback(host: str) -> bool:
-    name = host[1 : host.find("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    return [f"https://{host}", f"http://{host}"] if is_loopback(host) else [f"https://{host}"]
 
 
 def _authorized(

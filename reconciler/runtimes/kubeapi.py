@@ -1,14 +1,16 @@
-"""Raw JSON requests to a Kubernetes API through the official client, counted and classified.
+"""Raw JSON requests to a Kubernetes API, counted and classified.
 
 The typed models of the ``kubernetes`` package cost more than the requests themselves when a
-resync lists 60,000 objects, so requests go through ``ApiClient.call_api`` (its kubeconfig
-handling, auth and urllib3 pool) and bodies are plain JSON. Every request is counted by verb
-on the client side (``counts``), so "zero writes" can be checked on any cluster, not just on
-the test double. Failures become ``KubeError`` with a verdict: transient or not.
+resync lists 60,000 objects, and so did its request path (``transport.py``): the official
+client reads the kubeconfig (TLS, auth, proxy), ``Transport`` sends plain JSON over urllib3.
+Every request is counted by verb on the client side (``counts``), so "zero writes" can be
+checked on any cluster, not just on the test double. Failures become ``KubeError`` with a
+verdict: transient or not.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import threading
@@ -17,7 +19,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
+
+from reconciler.runtimes.transport import Transport
 
 Obj = dict[str, Any]
 
@@ -119,6 +123,7 @@ class KubeApi:
     def __init__(self, api_client: Any, *, timeout: float = 30.0):
         self.api_client = api_client
         self.timeout = timeout
+        self._transport = Transport(api_client.configuration)
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -159,7 +164,7 @@ class KubeApi:
 
     @property
     def host(self) -> str:
-        return str(self.api_client.configuration.host)
+        return self._transport.host
 
     @property
     def counts(self) -> dict[str, int]:
@@ -236,35 +241,27 @@ class KubeApi:
         content_type: str = "application/json",
         missing_ok: bool = False,
     ) -> Reply:
-        """One request; a JSON ``body`` is a dict (the client encodes it), others are bytes."""
-        import urllib3
-
+        """One request; a dict ``body`` is sent as JSON, bytes as they are."""
         with self._lock:
             self._counts[verb] += 1
-        headers = {"Accept": "application/json"}
+        # The client's default headers too: User-Agent, and Impersonate-User when set.
+        headers = {**self.api_client.default_headers, "Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
-        params = [(k, v) for k, v in (query or {}).items() if v is not None]
-        client = self.api_client
+        params = {k: v for k, v in (query or {}).items() if v is not None}
+        target = f"{path}?{urlencode(params)}" if params else path
+        data_out = json.dumps(body).encode() if isinstance(body, dict) else body
         try:
-            _, url, headers, *_ = client.param_serialize(
-                method,
-                path,
-                query_params=params,
-                header_params=headers,
-                auth_settings=["BearerToken"],
+            response = self._transport.request(
+                method, target, body=data_out, headers=headers, timeout=self.timeout
             )
-            response = client.call_api(
-                method, url, headers, body, _request_timeout=(min(self.timeout, 10), self.timeout)
-            )
-            data = response.read()
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+        except (http.client.HTTPException, OSError) as exc:
             raise KubeError(
                 0,
                 f"no answer from the Kubernetes API at {self.host}: {_short(exc)}",
                 transient=True,
             ) from None
-        status = response.status
+        status, data = response.status, response.data
         try:
             parsed = json.loads(data) if data else None
         except ValueError:

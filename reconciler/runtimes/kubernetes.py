@@ -2,16 +2,19 @@
 
 Each step stands alone and is tested alone:
 
-- ``inventory``: one paginated LIST per kind of everything labelled managed-by=rise, across
-  all namespaces, kept as small ``LiveObject`` records indexed by project. An object whose
+- ``inventory``: one paginated LIST per kind of everything labelled managed-by=rise and with
+  this installation's ``rise.dev/installation`` (``installation``), across all namespaces,
+  kept as small ``LiveObject`` records indexed by project. Other installations' objects on
+  the same cluster are never seen, so never compared or pruned. An object whose
   hash matches its desired twin is compared field by field as it streams by (``contains``),
   unless it is the very version rise last applied or checked.
 - ``apply``: server-side apply (field manager ``rise``, ``force``) in dependency order,
   skipping objects whose ``rise.dev/spec-hash`` and content are unchanged.
 - ``prune``: deletes, in reverse dependency order, only objects the inventory found with
   rise's label, each with a uid precondition; a namespace is deleted only when it holds
-  nothing rise does not own.
-- ``observe``/``pods``: fresh reads for health, only while a rollout is under way.
+  nothing but this installation's objects and what the cluster injects (``injected``).
+- ``observe``/``pods``: fresh reads for health, only while a rollout is under way; beyond a
+  few a pass they come from one LIST of Deployments and one of Pods (``board``).
 
 ``sync`` composes them with the blue/green plan of ``rollout.plan_rollout``. It never waits
 for a rollout: it reports ``settled=False`` and the loop looks again.
@@ -20,6 +23,7 @@ for a rollout: it reports ``settled=False`` and the loop looks again.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +48,9 @@ from reconciler.runtimes.base import (
     SyncResult,
     kind_rank,
 )
+from reconciler.runtimes.board import RolloutBoard
+from reconciler.runtimes.injected import injected
+from reconciler.runtimes.installation import INSTALLATION, check_installation, stamped
 from reconciler.runtimes.kubeapi import KubeApi, KubeError, kind
 from reconciler.runtimes.rollout import LiveObject, Plan, contains, plan_rollout, prune_order
 from reconciler.secrets import MASK
@@ -80,8 +87,8 @@ _FOREIGN_KINDS = (
     "NetworkPolicy",
 )
 _LIST_THREADS = 4
-# What Kubernetes itself puts in every namespace.
-_SYSTEM_OBJECTS = {("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt")}
+# How kube-apiserver names a field an apply patch has but the schema does not (capture 31).
+_UNDECLARED = re.compile(r"(\.[^\s:]+): field not declared in schema")
 
 
 @dataclass
@@ -101,11 +108,15 @@ class KubernetesRuntime:
         self,
         api: KubeApi,
         *,
+        installation: str,
         page_size: int = 500,
         can_write: Callable[[], bool] | None = None,
     ):
-        """``can_write`` is asked before every write (leader election: only the holder)."""
+        """``installation``: the identity on every object (``installation.py``);
+        ``can_write`` is asked before every write (leader election: only the holder)."""
         self.api = api
+        self.installation = check_installation(installation)
+        self.selector = f"{RISE_SELECTOR},{INSTALLATION}={installation}"
         self.page_size = page_size
         self._can_write = can_write or (lambda: True)
         self._kinds = set(DEFAULT_KINDS)
@@ -114,6 +125,18 @@ class KubernetesRuntime:
         # match its desired twin) is reused, not rebuilt.
         self._records: dict[str, LiveObject] = {}
         self._lock = threading.Lock()
+        self.board = RolloutBoard(
+            get_one=self.observe,
+            pods_of=self.pods,
+            list_deployments=self._list_deployments,
+            list_pods=self._list_pods,
+        )
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds the inventory lists, in apply order."""
+        with self._lock:
+            return sorted(self._kinds, key=kind_rank)
 
     @property
     def request_counts(self) -> dict[str, int]:
@@ -123,7 +146,7 @@ class KubernetesRuntime:
     # -- 1. inventory ------------------------------------------------------------------------
 
     def inventory(self, desired: Mapping[ObjectRef, Desired]) -> dict[str, ProjectLive]:
-        """Everything live with rise's label, by project; one paginated LIST per kind.
+        """Everything live of this installation, by project; one paginated LIST per kind.
 
         Kinds are listed side by side, so decoding one page overlaps the API server
         encoding the next.
@@ -137,6 +160,7 @@ class KubernetesRuntime:
         unowned = 0
         with self._lock:  # forget objects that are gone
             self._records = {live.uid: live for objects in listed for live in objects}
+        self.board.seed(o for objects in listed for o in objects if o.ref.kind == "Deployment")
         for objects in listed:
             for live in objects:
                 if live.project is None:
@@ -145,7 +169,7 @@ class KubernetesRuntime:
                     out.setdefault(live.project, {})[live.ref] = live
         if unowned:
             log.warning(
-                "%d objects carry %s but no %s label; left alone", unowned, RISE_SELECTOR, PROJECT
+                "%d objects carry %s but no %s label; left alone", unowned, self.selector, PROJECT
             )
         return out
 
@@ -154,7 +178,7 @@ class KubernetesRuntime:
         out = []
         try:
             for item in self.api.list(
-                where.collection(), label_selector=RISE_SELECTOR, limit=self.page_size
+                where.collection(), label_selector=self.selector, limit=self.page_size
             ):
                 # List items carry no kind or apiVersion (capture 24); desired ones do.
                 item["kind"], item["apiVersion"] = name, where.api_version
@@ -202,7 +226,7 @@ class KubernetesRuntime:
             self._guard()
             path = kind(desired.ref.kind).path(desired.ref.name, desired.ref.namespace)
             try:
-                obj = self.api.apply(path, desired.raw, manager=MANAGER)
+                obj = self.api.apply(path, stamped(desired, self.installation), manager=MANAGER)
             except KubeError as exc:
                 raise _sync_error(exc, f"applying {desired.ref}", desired) from None
             applied = LiveObject.of(obj, desired.ref.kind)
@@ -257,17 +281,19 @@ class KubernetesRuntime:
         tally.pruned += 1
 
     def foreign_objects(self, namespace: str) -> list[str]:
-        """Objects in ``namespace`` that rise does not own (nor Kubernetes made for it)."""
+        """Objects in ``namespace`` that this installation does not own and the cluster did
+        not inject: another installation's count too."""
         found: list[str] = []
         for name in _FOREIGN_KINDS:
             path = kind(name).collection(namespace)
+            mine = f"{INSTALLATION}!={self.installation}"
             try:
-                items = list(self.api.list(path, label_selector=f"{MANAGED_BY}!=rise", limit=50))
+                items = list(self.api.list(path, label_selector=mine, limit=50))
             except KubeError as exc:
                 if exc.status == 404:  # the cluster does not serve this kind
                     continue
                 raise _sync_error(exc, f"looking into namespace {namespace}") from None
-            found += [f"{name} {i['metadata']['name']}" for i in items if _foreign(name, i)]
+            found += [f"{name} {i['metadata']['name']}" for i in items if not injected(name, i)]
         return found
 
     # -- 4. health ---------------------------------------------------------------------------
@@ -293,8 +319,9 @@ class KubernetesRuntime:
                 out.append({"kind": ref.kind, **found})
         return out
 
-    def pods(self, namespace: str, project: str, deployment_id: str) -> list[dict[str, Any]]:
-        selector = f"{PROJECT}={project},{DEPLOYMENT_ID}={deployment_id}"
+    def pods(self, namespace: str, deployment_id: str) -> list[dict[str, Any]]:
+        """The pods of one deployment of this installation."""
+        selector = f"{INSTALLATION}={self.installation},{DEPLOYMENT_ID}={deployment_id}"
         try:
             return list(
                 self.api.list(kind("Pod").collection(namespace), label_selector=selector, limit=50)
@@ -302,21 +329,40 @@ class KubernetesRuntime:
         except KubeError as exc:
             raise _sync_error(exc, f"listing the pods of {deployment_id}") from None
 
+    def _list_deployments(self) -> list[LiveObject]:
+        try:
+            items = self.api.list(
+                kind("Deployment").collection(), label_selector=self.selector, limit=self.page_size
+            )
+            return [LiveObject.of(item, "Deployment") for item in items]
+        except KubeError as exc:
+            raise _sync_error(exc, "listing Deployments") from None
+
+    def _list_pods(self) -> list[dict[str, Any]]:
+        selector = f"{INSTALLATION}={self.installation}"
+        where = kind("Pod").collection()
+        try:
+            return list(self.api.list(where, label_selector=selector, limit=self.page_size))
+        except KubeError as exc:
+            raise _sync_error(exc, "listing pods") from None
+
     def deployment_health(
-        self, project: str, gate: Desired, live: ProjectLive, *, trust_cache: bool
+        self, gate: Desired, live: ProjectLive, *, trust_cache: bool, touched: bool = False
     ) -> DeploymentHealth:
-        """Health of the desired Deployment; reads it again unless the record is current."""
+        """Health of the desired Deployment; read again unless the record is current. What
+        this pass wrote is read on its own, the rest through the board."""
         current = live.get(gate.ref)
         known = trust_cache or (
             current is not None and assess_deployment(current.summary).available
         )
         if current is None or not known:
-            current = self.observe(gate.ref)
+            current = self.observe(gate.ref) if touched else self.board.deployment(gate.ref)
             if current is not None:
                 live[gate.ref] = current
         health = assess_deployment(current.summary if current else None)
-        if health.state == "deploying" and current is not None and gate.deployment_id:
-            pods = self.pods(gate.ref.namespace, project, gate.deployment_id)
+        if _pods_tell(health, current) and gate.deployment_id and current is not None:
+            where, which = gate.ref.namespace, gate.deployment_id
+            pods = self.pods(where, which) if touched else self.board.pods(where, which)
             health = assess_deployment(current.summary, pods)
         return health
 
@@ -332,8 +378,10 @@ class KubernetesRuntime:
             self.apply(plan.now, objects, tally)
             new = None
             if plan.gate is not None:
-                trust = fresh and plan.gate.ref not in tally.touched
-                new = self.deployment_health(project, plan.gate, objects, trust_cache=trust)
+                touched = plan.gate.ref in tally.touched
+                new = self.deployment_health(
+                    plan.gate, objects, trust_cache=fresh and not touched, touched=touched
+                )
             switched = not plan.held
             if plan.held and new is not None and new.available:
                 self.apply(plan.held, objects, tally)
@@ -384,7 +432,9 @@ class KubernetesRuntime:
         )
 
     def finish_pass(self) -> None:
-        """Nothing to do: every apply and delete is durable when it returns."""
+        """Every apply and delete is durable when it returns; health read in this pass is
+        stale for the next."""
+        self.board.reset()
 
     def _guard(self) -> None:
         if not self._can_write():
@@ -411,16 +461,26 @@ def _result(
     )
 
 
-def _foreign(kind_name: str, item: dict[str, Any]) -> bool:
-    meta = item.get("metadata") or {}
-    if meta.get("ownerReferences") or (kind_name, meta.get("name")) in _SYSTEM_OBJECTS:
+def _pods_tell(health: DeploymentHealth, current: LiveObject | None) -> bool:
+    """Whether the pods may say why a rollout is not done: not before the controller has
+    seen the newest spec (the pods are then the old template's, if any), which is the case
+    of every Deployment just created; a LIST then would be a wasted request per project."""
+    if health.state != "deploying" or current is None or current.summary is None:
         return False
-    return not (kind_name == "Secret" and item.get("type") == "kubernetes.io/service-account-token")
+    status = current.summary.get("status") or {}
+    return int(status.get("observedGeneration") or 0) >= int(current.summary.get("generation") or 0)
 
 
 def _sync_error(exc: KubeError, doing: str, desired: Desired | None = None) -> SyncError:
     status = f"HTTP {exc.status}" if exc.status else "no answer"
     message = f"{doing}: {status}: {exc.message}"
+    undeclared = _UNDECLARED.findall(exc.message)
+    if undeclared and desired is not None:
+        fields = ", ".join(undeclared)
+        message = (
+            f"{doing}: the API server's {desired.ref.kind} schema has no field {fields} "
+            f"({status}: {exc.message})"
+        )
     if desired is not None and desired.ref.kind == "Secret":
         message = _redact(message, desired)
     if not exc.transient:

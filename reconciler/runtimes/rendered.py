@@ -1,10 +1,17 @@
 """The ``rendered`` runtime: hydrated manifests on a branch of the state repo (SPEC §5).
 
 For Argo CD, Flux or ``kubectl apply -R`` users: each project's objects are written to
-``projects/<project>/<kind>-<name>.yaml`` on the branch ``rendered`` (configurable), one
-commit per pass that changed something, authored by the reconciler. A project that left git
-loses its folder. The branch holds nothing else but a README, so a GitOps tool can point at
-``projects/`` (or one project's folder) directly.
+``projects/<project>/<rank>-<kind>-<name>.yaml`` on the branch ``rendered`` (configurable),
+one commit per pass that changed something, authored by the reconciler. A project that left
+git loses its folder. ``<rank>`` is the kind's place in the apply order (``00`` Namespace,
+``01`` ServiceAccount…), so ``kubectl apply --server-side -R -f`` of a checkout, which
+reads files in name order, creates each namespace before what goes in it.
+
+Each project folder and the branch's root hold a ``Kustomization`` (the name kustomize,
+``kubectl apply -k``, Argo CD and Flux look for beside ``kustomization.yaml``) listing the
+project's files, and the root listing every project folder; ``kubectl apply -R -f`` skips
+it, as it reads only ``.yaml``, ``.yml`` and ``.json`` files. So the branch works as it is
+with either.
 
 Secrets never reach git in clear text (SPEC §8): this runtime never gets decrypted values,
 and Secret objects are left out of the branch; provide them in the cluster some other way
@@ -24,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.health import DeploymentHealth, ProjectHealth
-from reconciler.runtimes.base import Desired, ObjectRef, SyncError, SyncResult
+from reconciler.runtimes.base import Desired, ObjectRef, SyncError, SyncResult, kind_rank
 from reconciler.state import Author, Edit, StateError, StateRepo, layout
 from reconciler.status import StatusState
 from reconciler.yaml_text import dump_yaml
@@ -34,18 +41,35 @@ ProjectFiles = dict[str, str | None]
 
 AUTHOR = Author("rise-reconciler", "reconciler@rise.local")
 README = "README.md"
+KUSTOMIZATION = "Kustomization"
 _HASH_LINE = re.compile(rb"^\s+rise\.dev/spec-hash:\s*['\"]?([0-9a-f]+)['\"]?\s*$", re.M)
 _README_TEXT = """# Rendered manifests
 
-Written by the rise reconciler: `projects/<project>/<kind>-<name>.yaml` holds every object
-of a project as rise renders it from the main branch. Do not edit: the next pass overwrites
-it. Secrets are not here; create them in the cluster another way.
+Written by the rise reconciler: `projects/<project>/<rank>-<kind>-<name>.yaml` holds every
+object of a project as rise renders it from the main branch, numbered in apply order. Do not
+edit: the next pass overwrites it. Secrets are not here; create them in the cluster another
+way.
+
+    kubectl apply --server-side -R -f projects/    # or: kubectl apply -k .
+
+Argo CD and Flux take the branch (or one project's folder) as a kustomization.
 """
 _MAIN_BRANCH_TOP = ("rise-state.toml", "projects", "teams", "service-accounts")
 
 
 def file_name(ref: ObjectRef) -> str:
-    return f"{ref.kind.lower()}-{ref.name}.yaml"
+    return f"{kind_rank(ref.kind):02d}-{ref.kind.lower()}-{ref.name}.yaml"
+
+
+def kustomization(resources: Sequence[str]) -> bytes:
+    """A kustomization listing ``resources`` (files, or folders holding one)."""
+    lines = [
+        "apiVersion: kustomize.config.k8s.io/v1beta1",
+        "kind: Kustomization",
+        "resources:",
+        *(f"- {name}" for name in sorted(resources)),
+    ]
+    return ("\n".join(lines) + "\n").encode()
 
 
 class RenderedRuntime:
@@ -102,8 +126,12 @@ class RenderedRuntime:
                 continue
             changes[name] = _yaml(item.obj())
             applied += 1
-        pruned = [name for name in current if name not in wanted]
+        listed = current.keys() - {KUSTOMIZATION}
+        pruned = [name for name in listed if name not in wanted]
         changes.update(dict.fromkeys(pruned))
+        if KUSTOMIZATION not in current or listed != wanted.keys():
+            changes[KUSTOMIZATION] = kustomization(list(wanted))
+        wanted[KUSTOMIZATION] = None
         if changes:
             self._stage(project, changes)
         return SyncResult(
@@ -120,7 +148,7 @@ class RenderedRuntime:
         return SyncResult(
             live=None,
             health=ProjectHealth("stopped", "removed from the state repository"),
-            pruned=len(live),
+            pruned=len(live.keys() - {KUSTOMIZATION}),
         )
 
     def _stage(self, project: str, changes: dict[str, bytes | None]) -> None:
@@ -154,6 +182,10 @@ class RenderedRuntime:
                         edit.delete(f"{folder}/{name}")
                     else:
                         edit.write(f"{folder}/{name}", data)
+            folders = [f"{layout.PROJECTS}/{p}" for p in edit.list(layout.PROJECTS)]
+            root = kustomization(folders)
+            if edit.read(KUSTOMIZATION) != root:
+                edit.write(KUSTOMIZATION, root)
             return _message(staged)
 
         try:

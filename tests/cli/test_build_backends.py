@@ -90,6 +90,27 @@ def test_buildah_and_podman_commands() -> None:
 
 
 @pytest.mark.parametrize(
+    ("destination", "plain_http_allowed"),
+    [
+        ("127.0.0.1:5002/web:v1", True),
+        ("localhost:5000/team/web:v1", True),
+        ("[::1]:5000/web:v1", True),
+        ("registry.example.com/web:v1", False),
+        ("10.0.0.5:5000/web:v1", False),
+        ("localhost.example.com/web:v1", False),
+    ],
+)
+def test_a_push_to_a_registry_on_this_machine_may_use_plain_http(
+    destination: str, plain_http_allowed: bool
+):
+    # As Docker treats 127.0.0.0/8: rise dev's registry speaks http on loopback, and only there.
+    push = PodmanBackend({}).push_command(
+        BuiltImage("web:v1", None), destination, Login(None), Path("/d")
+    )
+    assert ("--tls-verify=false" in push) is plain_http_allowed
+
+
+@pytest.mark.parametrize(
     ("backend", "hint"),
     [
         ("pack", "buildpacks.io"),

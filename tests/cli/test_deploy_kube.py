@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,9 +31,11 @@ pytestmark = pytest.mark.kube
 @pytest.fixture
 def kube_server(kube_target: KubeTarget, tmp_path: Path) -> Iterator[RunningServer]:
     config = tmp_path / "server.toml"
+    prefix = f"d{uuid.uuid4().hex[:6]}"  # its own installation and namespaces on a shared cluster
     config.write_text(
         '[runtime]\nkind = "kubernetes"\nrollout_poll_seconds = 0.2\n'
         f'[kubernetes]\nkubeconfig = "{kube_target.kubeconfig}"\nleader_election = false\n'
+        f'installation = "{prefix}"\nnamespace_format = "{prefix}-{{project}}"\n'
     )
     server = start_server(tmp_path / "data", args=("--config", str(config)))
     try:

@@ -78,7 +78,7 @@ def test_the_reconciler_works_through_the_service_account(
         api.host
         == f"https://{environ['KUBERNETES_SERVICE_HOST']}:" + (environ["KUBERNETES_SERVICE_PORT"])
     )
-    reconciler = env.reconciler(KubernetesRuntime(api))
+    reconciler = env.reconciler(KubernetesRuntime(api, installation=env.prefix))
     commit(env.repo, project_files("web"))
 
     def running() -> bool:

@@ -131,7 +131,7 @@ def test_the_reconciler_needs_exactly_the_exported_permissions(
         name=LEASE_NAME,
         lease_seconds=15,
     )
-    runtime = KubernetesRuntime(api, can_write=elector.is_leader)
+    runtime = KubernetesRuntime(api, installation=env.prefix, can_write=elector.is_leader)
     secrets = SecretBox(SecretBox.generate_key())  # the pull Secret is rendered decrypted
     renderer = Renderer(env.settings, secrets, decrypt=True)
     reconciler = Reconciler(env.repo, runtime, renderer, elector=elector, workers=2)

@@ -17,7 +17,9 @@ import pytest
 
 from reconciler.desired import Renderer
 from reconciler.loop import Backoff, PassReport, Reconciler
+from reconciler.runtimes.board import SINGLE_READS
 from reconciler.secrets import SecretBox
+from reconciler.state import StateRepo
 from tests.reconciler.runtimes.helpers import (
     BROKEN_IMAGE,
     IMAGE,
@@ -149,13 +151,9 @@ def test_a_failing_rollout_keeps_the_old_deployment_serving(env: KubeEnv) -> Non
     reconciler = env.reconciler()
     reconciler.run_pass()
     _running(env, reconciler, "web")
-    ns, new_name = env.namespace("web"), env.deployment_name("web", 2)
-    image = OTHER_IMAGE
-    if env.target.is_loopback:
-        env.target.loopback.fail_pods(ns, new_name, "ImagePullBackOff")
-    else:
-        image = BROKEN_IMAGE  # a real kubelet fails to pull it
-    commit(env.repo, project_files("web", deploy=2, image=image))
+    ns = env.namespace("web")
+    # On a .invalid registry host: every kubelet (and the double) fails to pull it.
+    commit(env.repo, project_files("web", deploy=2, image=BROKEN_IMAGE))
 
     _until(reconciler, "web", "failed")
     status = reconciler.status("web")
@@ -307,16 +305,73 @@ def test_a_change_to_one_project_touches_only_that_project(env: KubeEnv) -> None
     commit(env.repo, {k: v for n in names for k, v in project_files(n).items()})
     reconciler = env.reconciler()
     reconciler.run_pass()
+    for name in names:
+        _running(env, reconciler, name)
     env.reset_counts()
     commit(env.repo, project_files("app3", variables={"COLOUR": "blue"}))
     report = reconciler.run_pass()
     assert not report.full and report.projects == 1
     assert (report.applied, report.unchanged) == (1, 5)
     counts = env.runtimes[0].request_counts
-    assert counts.get("apply") == 1 and "list" not in counts
+    # The apply, a GET of the Deployment's status and, while its new pods are not ready
+    # (a real cluster), a LIST of them: all in app3's namespace.
+    assert counts.get("apply") == 1 and counts.get("get") == 1 and counts.get("list", 0) <= 1
     if env.target.is_loopback:
         paths = {r.path for r in env.target.loopback.requests()}
         assert all(f"/namespaces/{env.namespace('app3')}/" in p for p in paths), paths
+
+
+def test_unfinished_rollouts_cost_a_bounded_number_of_requests(env: KubeEnv) -> None:
+    names = [f"app{i}" for i in range(8)]
+    files = {k: v for n in names for k, v in project_files(n, image=BROKEN_IMAGE).items()}
+    commit(env.repo, files)
+    clock = FakeClock()
+    reconciler = env.reconciler(clock=clock)
+    first = reconciler.run_pass()
+    assert set(first.deploying) | set(first.failed) == set(names)  # none can pull its image
+    env.reset_counts()
+
+    clock.now += 100  # every rollout check is due (a full resync is not)
+    checks = reconciler.run_pass()
+    assert checks.projects == 8 and env.writes() == 0
+    counts = env.runtimes[0].request_counts
+    # A few read one by one, then one LIST of Deployments and one of pods for the rest
+    # (16 requests one by one); more projects would not cost more.
+    assert sum(counts.values()) <= SINGLE_READS + 2, counts
+    env.reset_counts()
+
+    commit(env.repo, project_files("app3", image=BROKEN_IMAGE, variables={"COLOUR": "blue"}))
+    change = reconciler.run_pass()  # the others are not due: only app3
+    assert change.projects == 1 and change.applied == 1
+    counts = env.runtimes[0].request_counts
+    assert counts.pop("list", 0) <= 1 and counts == {"apply": 1, "get": 1}  # list: its pods
+    if env.target.is_loopback:
+        paths = {r.path for r in env.target.loopback.requests()}
+        assert all(f"/namespaces/{env.namespace('app3')}/" in p for p in paths), paths
+
+
+def test_two_installations_on_one_cluster_never_prune_each_other(
+    env: KubeEnv, tmp_path: Path
+) -> None:
+    commit(env.repo, {**project_files("web"), **project_files("api")})
+    first = env.reconciler()
+    assert first.run_pass().applied == 12
+    other_repo = StateRepo.init(tmp_path / "other.git")
+    commit(other_repo, project_files("docs"))
+    other_runtime = env.runtime(installation=f"{env.prefix}-b")
+    other = Reconciler(other_repo, other_runtime, Renderer(env.settings, None, decrypt=True))
+
+    report = other.run_pass()  # a full pass: web and api are not in its repo
+    assert (report.projects, report.applied, report.pruned) == (1, 6, 0)
+    assert env.get("Namespace", env.namespace("web")) is not None
+    again = first.run_pass(full=True)
+    assert (again.projects, again.applied, again.pruned, again.unchanged) == (2, 0, 0, 12)
+
+    remove_project(other_repo, "docs")
+    gone = other.run_pass()
+    assert gone.pruned == 6 and gone.notes == []
+    for project in ("web", "api"):
+        assert env.get("Service", "app", env.namespace(project)) is not None
 
 
 def test_secret_values_need_the_key_and_reach_the_cluster_decrypted(env: KubeEnv) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.runtimes.base import ObjectRef
+from reconciler.runtimes.rendered import file_name
 from reconciler.state import StateRepo
 from tests.server.conftest import RunningServer, image
 from tests.support.waiting import eventually
@@ -15,7 +17,8 @@ def test_an_api_deploy_is_reconciled_onto_the_rendered_branch(server: RunningSer
     deployed = admin.ok("POST", "/api/v1/projects/shop/deployments", {"image": image("shop")}, 201)
     repo = StateRepo(server.state_repo)
 
-    path = f"projects/shop/deployment-shop-{deployed['id']}.yaml"
+    deployment = ObjectRef("Deployment", "", f"shop-{deployed['id']}")
+    path = f"projects/shop/{file_name(deployment)}"
 
     def rendered_deployment() -> bytes | None:
         return repo.read(path, "rendered") if "rendered" in repo.branches() else None

@@ -126,8 +126,11 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 response=DeploymentInfo,
                 status=201,
                 query={
-                    "dry_run": "true: commit nothing; answer the diff the deploy would make "
-                    "(DeploymentDryRun, 200)"
+                    "dry_run": Query(
+                        "true: commit nothing; answer the diff the deploy would make "
+                        "(DeploymentDryRun, 200)",
+                        {"type": "boolean"},
+                    )
                 },
                 errors=(403, 404, 409),
                 tag=_TAG,

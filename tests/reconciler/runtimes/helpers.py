@@ -2,8 +2,10 @@
 
 Everything runs against ``kube_target``: the loopback API double, or a real cluster when
 ``RISE_TEST_KUBECONFIG`` is set. On a real cluster set ``RISE_TEST_APP_IMAGE`` to an image
-(pinned by digest) that serves HTTP on ``$PORT`` as a non-root user, so rollouts finish; each
-test uses its own namespace prefix and deletes its namespaces afterwards.
+(pinned by digest) that serves HTTP on ``$PORT`` as a non-root user, so rollouts finish. Each
+test is an installation of its own (its prefix is the installation identity and starts its
+namespaces), asserts only on what it owns, and deletes its namespaces afterwards, so the
+suite runs on a cluster that other installations and tenants share.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ class KubeEnv:
         return self.settings.namespace(project)
 
     def runtime(self, *, timeout: float = 10.0, **kwargs: Any) -> KubernetesRuntime:
+        """A runtime of this test's own installation (its prefix), unless told otherwise."""
+        kwargs.setdefault("installation", self.prefix)
         api = KubeApi(self.target.api_client(), timeout=timeout)
         runtime = KubernetesRuntime(api, **kwargs)
         self.runtimes.append(runtime)

@@ -69,7 +69,31 @@ def test_inventory_is_one_paginated_list_per_kind_of_rise_objects_only(env: Kube
     if env.target.is_loopback:
         gets = env.target.loopback.requests()
         assert len(gets) == 13 and all(r.method == "GET" for r in gets)
-        assert all(r.query["labelSelector"] == ["app.kubernetes.io/managed-by=rise"] for r in gets)
+        assert all(r.query["labelSelector"] == [runtime.selector] for r in gets)
+    assert runtime.selector == (
+        f"app.kubernetes.io/managed-by=rise,rise.dev/installation={env.prefix}"
+    )
+
+
+def test_another_installation_on_the_cluster_sees_none_of_it(env: KubeEnv) -> None:
+    mine = env.runtime()
+    desired = {name: _render(env, name) for name in ("a", "b")}
+    _sync_all(mine, desired)
+    other = env.runtime(installation=f"{env.prefix}-other")
+    assert other.inventory(DesiredIndex(desired.values())) == {}
+    # To the other installation, a's objects are someone else's: they keep the namespace.
+    assert sorted(other.foreign_objects(env.namespace("a"))) == sorted(
+        f"{d.ref.kind} {d.ref.name}" for d in desired["a"] if d.ref.kind != "Namespace"
+    )
+    live = mine.inventory(DesiredIndex(desired.values()))
+    assert sorted(live) == ["a", "b"]
+    for ref in live["a"]:
+        obj = env.get(ref.kind, ref.name, ref.namespace or None)
+        assert obj is not None and obj["metadata"]["labels"]["rise.dev/installation"] == env.prefix
+    deployment = env.get("Deployment", desired["a"][2].ref.name, env.namespace("a"))
+    assert deployment is not None
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels["rise.dev/installation"] == env.prefix
 
 
 def test_apply_writes_only_what_changed(env: KubeEnv) -> None:
@@ -138,6 +162,50 @@ def test_prune_keeps_a_namespace_holding_objects_rise_does_not_own(env: KubeEnv)
     assert list(result.live or {}) == [ObjectRef("Namespace", "", ns)]
 
 
+def test_a_namespace_holding_only_what_the_cluster_injects_is_deleted(env: KubeEnv) -> None:
+    runtime = env.runtime()
+    desired = {"web": _render(env, "web")}
+    _sync_all(runtime, desired)
+    ns = env.namespace("web")
+    # What a mesh injects into every namespace (Istio's controller writes it), next to the
+    # kube-root-ca.crt every cluster puts there.
+    injected = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "istio-ca-root-cert", "namespace": ns},
+        "data": {"root-cert.pem": "x"},
+    }
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    reply = env.kube.request("POST", path, injected, query={"fieldManager": "pilot-discovery"})
+    assert reply.status == 201
+    live = runtime.inventory(DesiredIndex())
+    assert runtime.foreign_objects(ns) == []
+    result = runtime.remove("web", live["web"])
+    assert result.error is None and result.notes == [] and result.pruned == 6
+    assert result.live == {}
+    namespace = env.get("Namespace", ns)
+    assert namespace is None or namespace["status"]["phase"] == "Terminating"
+
+
+def test_an_object_a_person_put_beside_the_injected_ones_keeps_the_namespace(
+    env: KubeEnv,
+) -> None:
+    runtime = env.runtime()
+    _sync_all(runtime, {"web": _render(env, "web")})
+    ns = env.namespace("web")
+    # Someone edited the injected root CA by hand: now a person has a stake in it.
+    path = f"/api/v1/namespaces/{ns}/configmaps/kube-root-ca.crt"
+    reply = env.kube.request(
+        "PATCH",
+        path,
+        {"metadata": {"labels": {"team": "ops"}}},
+        content_type="application/merge-patch+json",
+        query={"fieldManager": "kubectl-label"},
+    )
+    assert reply.status == 200
+    assert runtime.foreign_objects(ns) == ["ConfigMap kube-root-ca.crt"]
+
+
 def test_an_object_the_api_server_cannot_type_is_a_permanent_error(env: KubeEnv) -> None:
     runtime = env.runtime()
     desired = _render(env, "web")
@@ -147,6 +215,21 @@ def test_an_object_the_api_server_cannot_type_is_a_permanent_error(env: KubeEnv)
         runtime.apply([*desired[:2], Desired(bad)], {}, _Tally())
     assert not caught.value.transient
     assert "HTTP 500" in caught.value.message and "typed patch" in caught.value.message
+
+
+def test_a_field_the_api_server_does_not_know_is_named_with_its_object(env: KubeEnv) -> None:
+    runtime = env.runtime()
+    desired = _render(env, "web")
+    bad = desired[2].obj()
+    bad["spec"]["replicaz"] = 2  # a template's typo, with or without fieldValidation=Strict
+    with pytest.raises(SyncError) as caught:
+        runtime.apply([*desired[:2], Desired(bad)], {}, _Tally())
+    assert not caught.value.transient
+    ref = desired[2].ref
+    assert caught.value.message.startswith(
+        f"applying {ref}: the API server's Deployment schema has no field .spec.replicaz (HTTP 500"
+    )
+    assert caught.value.ref == ref
 
 
 def test_throttling_server_errors_and_timeouts_are_transient(env: KubeEnv) -> None:
@@ -193,8 +276,12 @@ def test_api_errors_about_a_secret_never_carry_its_values(env: KubeEnv) -> None:
 def test_every_request_is_counted_client_side(env: KubeEnv) -> None:
     runtime = env.runtime()
     desired = {"web": _render(env, "web")}
-    _sync_all(runtime, desired)
+    results = _sync_all(runtime, desired)
     counts = runtime.request_counts
-    assert counts["list"] == 7 and counts["apply"] == 6
+    # One LIST per kind, 6 applies, a GET of the new Deployment's status and, on a cluster
+    # where its controller saw it but its pods are not ready yet, a LIST of its pods.
+    pod_lists = counts["list"] - 7
+    assert pod_lists in (0, 1) and (pod_lists == 0 or results["web"].health.state == "deploying")
+    assert counts == {"list": 7 + pod_lists, "apply": 6, "get": 1}
     if env.target.is_loopback:
         assert len(env.target.loopback.requests()) == sum(counts.values())

@@ -10,7 +10,8 @@ import yaml
 from reconciler.desired import Renderer
 from reconciler.loop import Reconciler
 from reconciler.render import RenderSettings, render_project
-from reconciler.runtimes.rendered import RenderedRuntime
+from reconciler.runtimes.base import ObjectRef
+from reconciler.runtimes.rendered import RenderedRuntime, file_name
 from reconciler.secrets import SecretBox
 from reconciler.state import StateRepo
 from tests.reconciler.runtimes.helpers import commit, deployment_id, project_files, remove_project
@@ -31,18 +32,22 @@ def _reconciler(repo: StateRepo, settings: RenderSettings = SETTINGS) -> Reconci
 def _files(repo: StateRepo, project: str) -> dict[str, dict]:
     """The manifests of ``project`` on the rendered branch, parsed."""
     names = {
-        "namespace": f"rise-{project}",
-        "serviceaccount": "app",
-        "service": "app",
-        "ingress": "app",
-        "networkpolicy": "app",
+        "Namespace": f"rise-{project}",
+        "ServiceAccount": "app",
+        "Service": "app",
+        "Ingress": "app",
+        "NetworkPolicy": "app",
     }
     out = {}
     for kind, name in names.items():
-        data = repo.read(f"projects/{project}/{kind}-{name}.yaml", "rendered")
+        data = repo.read(_path(project, kind, name), "rendered")
         if data is not None:
-            out[kind] = yaml.safe_load(data)
+            out[kind.lower()] = yaml.safe_load(data)
     return out
+
+
+def _path(project: str, kind: str, name: str) -> str:
+    return f"projects/{project}/{file_name(ObjectRef(kind, '', name))}"
 
 
 def test_the_first_pass_writes_each_project_to_its_own_folder(repo: StateRepo) -> None:
@@ -57,7 +62,7 @@ def test_the_first_pass_writes_each_project_to_its_own_folder(repo: StateRepo) -
     assert repo.read("rise-state.toml", "rendered") is None
     state = repo.snapshot().projects["web"]
     for obj in render_project(state, SETTINGS, None):
-        path = f"projects/web/{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+        path = _path("web", obj["kind"], obj["metadata"]["name"])
         assert yaml.safe_load(repo.read(path, "rendered") or b"") == obj, path
 
 
@@ -75,8 +80,8 @@ def test_one_commit_per_pass_that_changed_something(repo: StateRepo) -> None:
     assert repo.changed_projects(first, "rendered") == {"web"}
     log = list(repo.log("rendered", limit=2))
     assert str(log[1].id) == first and log[0].message.startswith("render 1 project")
-    old = f"projects/web/deployment-web-{deployment_id(1)}.yaml"
-    new = f"projects/web/deployment-web-{deployment_id(2)}.yaml"
+    old = _path("web", "Deployment", f"web-{deployment_id(1)}")
+    new = _path("web", "Deployment", f"web-{deployment_id(2)}")
     assert repo.read(old, "rendered") is None and repo.read(new, "rendered") is not None
     assert _files(repo, "web")["service"]["spec"]["selector"]["rise.dev/deployment-id"] == (
         deployment_id(2)
@@ -113,8 +118,8 @@ def test_secrets_never_reach_the_branch(repo: StateRepo, tmp_path: Path) -> None
     runtime = RenderedRuntime(repo)
     reconciler = Reconciler(repo, runtime, Renderer(SETTINGS, box, decrypt=runtime.needs_secrets))
     assert reconciler.run_pass().failed == {}
-    assert repo.read("projects/web/secret-app-env.yaml", "rendered") is None
-    deployment = repo.read(f"projects/web/deployment-web-{deployment_id(1)}.yaml", "rendered")
+    assert repo.read(_path("web", "Secret", "app-env"), "rendered") is None
+    deployment = repo.read(_path("web", "Deployment", f"web-{deployment_id(1)}"), "rendered")
     assert deployment is not None and b"hunter2" not in deployment
     assert b"secretKeyRef" in deployment  # the app still expects the Secret in the cluster
 

@@ -398,13 +398,16 @@ class ApiServer:
     def _fit_schema(self, t: _Target, obj: _Obj, request: Request, *, applying: bool) -> list[str]:
         """Type errors and unknown fields: 500 for apply (29, 31), 400 otherwise.
 
-        Returns the warnings for unknown fields that were dropped (fieldValidation Warn).
+        An apply patch cannot even be typed with a field the schema does not declare: 500
+        whatever ``fieldValidation`` says (kube-apiserver 1.36 does the same). Other writes
+        drop unknown fields with a warning (fieldValidation Warn, the default) and return
+        those warnings.
         """
         node = schema.for_kind(t.res.kind)
         type_errors, unknown = validation.schema_problems(obj, node)
         strict = request.param("fieldValidation") == "Strict"
         problems = type_errors + (
-            [f"{p}: field not declared in schema" for p in unknown] if strict else []
+            [f"{p}: field not declared in schema" for p in unknown] if strict or applying else []
         )
         name = obj.get("metadata", {}).get("name", "")
         if problems and applying:

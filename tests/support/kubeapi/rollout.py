@@ -143,6 +143,8 @@ class RolloutSimulator:
             failure = next(
                 (self._unpullable[i] for i in _images(deployment) if i in self._unpullable), None
             )
+        if failure is None:
+            failure = next(filter(None, map(_unresolvable, _images(deployment))), None)
         return failure
 
     # --- hooks from the API layer -------------------------------------------------------
@@ -525,6 +527,15 @@ class RolloutSimulator:
             manager=_MANAGER,
             subresource="status",
         )
+
+
+def _unresolvable(image: str) -> PodFailure | None:
+    """What a kubelet reports for an image on a registry host that cannot exist (``.invalid``,
+    RFC 2606): it never pulls, on any cluster."""
+    host = image.split("/", 1)[0] if "/" in image else ""
+    if not host.split(":")[0].endswith(".invalid"):
+        return None
+    return PodFailure("ImagePullBackOff", f'Back-off pulling image "{image}"')
 
 
 def _images(deployment: _Obj) -> list[str]:

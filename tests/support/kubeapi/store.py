@@ -175,14 +175,15 @@ def paginate(
 
     Like the apiserver, `remainingItemCount` is only given when no selector filters the list
     (capture 24 has a label selector and no count), and the continue token is the apiserver's
-    base64 JSON `{"v":"meta.k8s.io/v1","rv":N,"start":"<key>\\u0000"}`. A page that is full is
-    followed by a token only when another object matches.
+    unpadded URL-safe base64 of `{"v":"meta.k8s.io/v1","rv":N,"start":"<key>\\u0000"}`. Clients
+    must treat it as opaque. A page that is full is followed by a token only when another
+    object matches.
     """
     rv = resource_version
     start = ""
     if token:
         try:
-            decoded = json.loads(base64.b64decode(token.encode()).decode())
+            decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
             start, rv = decoded["start"], int(decoded["rv"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ApiError(400, f"continue key is not valid: {exc}") from exc
@@ -195,9 +196,11 @@ def paginate(
         if len(page) == limit:
             after = last + "\x00"
             token_body = {"v": "meta.k8s.io/v1", "rv": rv, "start": after}
-            encoded = base64.b64encode(
-                json.dumps(token_body, separators=(",", ":")).encode()
-            ).decode()
+            encoded = (
+                base64.urlsafe_b64encode(json.dumps(token_body, separators=(",", ":")).encode())
+                .decode()
+                .rstrip("=")
+            )
             return Page(page, encoded, None if selected else count(after))
         page.append(obj)
         last = key
