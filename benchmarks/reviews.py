@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._report import figure, median_ms, p99_ms, samples
 from benchmarks.api import Server, seed
 from reconciler.render import RenderSettings
+from reconciler.runtimes.base import ObjectRef
+from reconciler.runtimes.rendered import file_name
 from reconciler.server.forges import build_forge
 from reconciler.server.pull_requests import PullRequestReviewer
 from reconciler.state import Author, Edit, StateRepo
@@ -79,7 +81,8 @@ def bench_review_flow(workdir: Path, projects: int, rounds: int) -> tuple[float,
                 merged = admin.post(f"/api/v1/reviews/reviewed/{review}/approve")
                 approved.append(time.perf_counter() - start)
                 assert merged.json().get("state") == "merged", merged.text
-                path = f"projects/reviewed/deployment-reviewed-{review}.yaml"
+                deployment = ObjectRef("Deployment", "", f"reviewed-{review}")
+                path = f"projects/reviewed/{file_name(deployment)}"
                 while "rendered" not in repo.branches() or repo.read(path, "rendered") is None:
                     time.sleep(0.01)
                 reconciled.append(time.perf_counter() - start)
@@ -115,7 +118,7 @@ def _bench_pushes(server: Server, repo: StateRepo, clone: Path, rounds: int) -> 
         while not any(
             wanted in (repo.read(f, "rendered") or b"")
             for f in changed_paths(repo, None, "rendered")
-            if f.startswith("projects/app-0/deployment-")
+            if f.startswith("projects/app-0/") and "-deployment-" in f
         ):
             time.sleep(0.01)
         reconciled.append(time.perf_counter() - start)

@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+from reconciler.runtimes.base import ObjectRef
+from reconciler.runtimes.rendered import file_name
+from reconciler.state import StateRepo
 from tests.server.conftest import Api, RunningServer, start_server
 
 
@@ -43,3 +46,11 @@ def open_review(api: Api, project: str, image: str, **extra: object) -> dict[str
     created = api.ok("POST", f"/api/v1/projects/{project}/deployments", body, 202)
     assert created["status"] == "in_review" and created["review"] == created["id"]
     return created
+
+
+def rendered_deployment(repo: StateRepo, project: str, deployment_id: str) -> bytes | None:
+    """The Deployment manifest the rendered runtime wrote for ``deployment_id``, if any."""
+    path = (
+        f"projects/{project}/{file_name(ObjectRef('Deployment', '', f'{project}-{deployment_id}'))}"
+    )
+    return repo.read(path, "rendered") if "rendered" in repo.branches() else None

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.state import StateRepo
-from tests.reviews.conftest import new_project
+from tests.reviews.conftest import new_project, rendered_deployment
 from tests.server.conftest import Api, RunningServer, image
 from tests.support.waiting import eventually
 
@@ -60,10 +60,10 @@ def test_a_pushed_digest_bump_is_reconciled_and_its_author_deploys(
     repo = StateRepo(server.state_repo)
     assert image("pushed", 2).encode() in (repo.read("projects/pushed/deployment.toml") or b"")
     deployment_id = deployed.ok("GET", "/api/v1/projects/pushed/deployments")[0]["id"]
-    rendered = f"projects/pushed/deployment-pushed-{deployment_id}.yaml"
 
     def reconciled() -> bool:
-        return image("pushed", 2).encode() in (repo.read(rendered, "rendered") or b"")
+        manifest = rendered_deployment(repo, "pushed", deployment_id)
+        return image("pushed", 2).encode() in (manifest or b"")
 
     eventually(reconciled, timeout=20)
     row = deployed.ok("GET", "/api/v1/projects/pushed/deployments")[0]

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from reconciler.render import RenderSettings
+from reconciler.runtimes.installation import default_installation
 from reconciler.runtimes.kubeapi import KubeApi
 from reconciler.runtimes.kubernetes import KubernetesRuntime
 from reconciler.server.forges import build_forge
@@ -62,12 +63,14 @@ def test_the_review_diff_is_against_the_cluster(
     assert f"+ Deployment {namespace}/live-{opened.json()['review']}" in diff
 
     # A pull request with the same change gets the cluster's view too, per object.
-    runtime = KubernetesRuntime(KubeApi(kube_target.api_client()))
+    repo = StateRepo(tmp_path / "data" / "state.git")
+    identity = default_installation(repo)  # the server's: it reads the objects it applied
+    runtime = KubernetesRuntime(KubeApi(kube_target.api_client()), installation=identity)
     forge = ForgeConfig(
         kind="github", api_url="http://127.0.0.1:9", repository="a/b", token_env="X"
     )
     reviewer = PullRequestReviewer(
-        StateRepo(tmp_path / "data" / "state.git"),
+        repo,
         build_forge(forge, "unused"),
         RenderSettings,
         None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from reconciler.state import StateRepo
 from reconciler.state.reviews import parse_trailers
-from tests.reviews.conftest import new_project, open_review
+from tests.reviews.conftest import new_project, open_review, rendered_deployment
 from tests.server.conftest import Api, RunningServer, image
 from tests.support.waiting import eventually
 
@@ -68,11 +68,7 @@ def test_review_branch_approval_merge_and_reconcile(
     assert history[0]["id"] == created["id"]
     assert (history[0]["created_by"], history[0]["approved_by"]) == ("user:alice", ["bob"])
 
-    rendered = f"projects/cart/deployment-cart-{created['id']}.yaml"
-    manifest = eventually(
-        lambda: repo.read(rendered, "rendered") if "rendered" in repo.branches() else None,
-        timeout=20,
-    )
+    manifest = eventually(lambda: rendered_deployment(repo, "cart", created["id"]), timeout=20)
     assert image("cart", 1).encode() in manifest
 
 
