@@ -133,6 +133,8 @@ class PullRequestReviewer(Worker):
                 self.review(event)
             except (ForgeError, StateError) as exc:
                 log.error("pull request #%d: %s", event.number, exc)
+            except Exception:  # one pull request's surprise must not stop the reviews
+                log.exception("reviewing pull request #%d failed", event.number)
 
     def review(self, event: PullRequestEvent) -> str:
         """Validate and diff the pull request's head; comment and set the status. The body."""

@@ -141,7 +141,7 @@ def test_one_comment_updated_in_place_with_secrets_masked(setup: Setup) -> None:
     opened = "open" if setup.kind == "gitlab" else "opened"
     answer = _deliver(server, setup.kind, _event(setup.kind, first, opened))
     assert answer["reason"] == f"reviewing #{PULL} at {first[:12]}"
-    comment = eventually(lambda: next(iter(_rise_comments(forge)), None), timeout=30)
+    comment = eventually(lambda: next(iter(_rise_comments(forge)), None), timeout=90)
     assert first[:12] in comment and "**Valid**" in comment
     assert image("shop", 2) in comment and "~ Secret rise-shop/" in comment
     assert "******** (after)" in comment
@@ -151,7 +151,7 @@ def test_one_comment_updated_in_place_with_secrets_masked(setup: Setup) -> None:
     if setup.kind == "gitea":
         pushed = "synchronized"
     _deliver(server, setup.kind, _event(setup.kind, second, pushed))
-    eventually(lambda: second[:12] in _rise_comments(forge)[0], timeout=30)
+    eventually(lambda: second[:12] in _rise_comments(forge)[0], timeout=90)
     assert len(_rise_comments(forge)) == 1
     updated = _rise_comments(forge)[0]
     assert image("shop", 3) in updated and "s3cr3t" not in updated
@@ -161,7 +161,10 @@ def test_one_comment_updated_in_place_with_secrets_masked(setup: Setup) -> None:
     for recorded in forge.requests:  # no request to the forge ever carried a secret
         assert "s3cr3t" not in json.dumps(recorded.body)
     success = "success"
-    eventually(lambda: any(s["sha"] == second and s["state"] == success for s in forge.statuses))
+    eventually(
+        lambda: any(s["sha"] == second and s["state"] == success for s in forge.statuses),
+        timeout=90,
+    )
     assert any(s["sha"] == first and s["state"] == "pending" for s in forge.statuses)
 
 
@@ -180,10 +183,12 @@ def test_an_invalid_pull_request_fails_its_status_and_a_merge_reconciles(setup: 
     assert bad is not None
     opened = "open" if setup.kind == "gitlab" else "opened"
     _deliver(server, setup.kind, _event(setup.kind, bad, opened))
-    comment = eventually(lambda: next(iter(_rise_comments(forge)), None), timeout=30)
+    comment = eventually(lambda: next(iter(_rise_comments(forge)), None), timeout=90)
     assert "**Invalid**" in comment and "projects/shop/deployment.toml" in comment
     failure = "failed" if setup.kind == "gitlab" else "failure"
-    eventually(lambda: any(s["sha"] == bad and s["state"] == failure for s in forge.statuses))
+    eventually(
+        lambda: any(s["sha"] == bad and s["state"] == failure for s in forge.statuses), timeout=90
+    )
 
     setup.forge_repo.git.references["refs/heads/main"].set_target(good)  # the forge merges
     merged = "merge" if setup.kind == "gitlab" else "closed"
@@ -199,7 +204,7 @@ def test_an_invalid_pull_request_fails_its_status_and_a_merge_reconciles(setup: 
             image("shop", 2).encode() in (setup.forge_repo.read(f, "rendered") or b"") for f in shop
         )
 
-    eventually(deployed, timeout=30)
+    eventually(deployed, timeout=90)
 
 
 def test_without_a_forge_pull_request_events_are_answered_and_ignored(tmp_path: Path) -> None:
