@@ -121,3 +121,18 @@ def test_filters_and_search_narrow_the_table(server: RunningServer, page: Page) 
     page.get_by_role("button", name="Filter").click()
     expect(rows).to_have_count(2)
     expect(rows.nth(1)).to_contain_text("carol-api")
+
+
+def test_a_deployment_page_follows_its_status_live(server: RunningServer, page: Page) -> None:
+    ivy = server.user("ivy")
+    ivy.ok("POST", "/api/v1/projects", {"name": "ivy-app"}, 201)
+    deployed = _deploy(ivy, "ivy-app", 1)
+    _running(ivy, "ivy-app", deployed)
+    sign_in(page, server, "ivy")
+    page.goto(f"{server.url}/ui/projects/ivy-app/deployments/{deployed}")
+    badge = page.locator("h1 [data-status]")
+    expect(badge).to_have_text("running")
+    page.evaluate("window.marker = 1")
+    ivy.ok("POST", "/api/v1/projects/ivy-app/deployments/stop")
+    expect(badge).to_have_text("stopped", timeout=20_000)
+    assert page.evaluate("window.marker") == 1, "the page reloaded"

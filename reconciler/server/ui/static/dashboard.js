@@ -14,6 +14,9 @@
     var event = JSON.parse(message.data);
     var selector = '[data-project="' + CSS.escape(event.project) + '"]';
     document.querySelectorAll(selector).forEach(function (element) {
+      // A deployment's page follows the project's status only while it is about that one.
+      var only = element.getAttribute("data-only-deployment");
+      if (only && only !== event.deployment_id) return;
       var badge = element.querySelector("[data-status]");
       if (badge) {
         badge.textContent = event.status;
