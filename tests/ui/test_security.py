@@ -4,13 +4,18 @@ and the Content-Security-Policy are strict."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.server.conftest import Api, RunningServer, image
+from reconciler.server.app import create_app
+from reconciler.server.config import load_config
+from reconciler.server.context import build_context
+from tests.server.conftest import ADMIN_PASSWORD, Api, InProcessServer, RunningServer, image
 from tests.support.waiting import eventually
 from tests.ui.conftest import sign_in
 
@@ -101,3 +106,21 @@ def test_session_cookie_and_headers_are_strict(server: RunningServer, page: Page
     page.wait_for_url("**/ui/sign-in")
     assert page.goto(f"{server.url}/ui/projects") is not None
     expect(page).to_have_url(f"{server.url}/ui/sign-in?next=/ui/projects")
+
+
+def test_the_session_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> None:
+    flags = {"data_dir": str(tmp_path / "data"), "public_url": "https://rise.example.com"}
+    ctx = build_context(load_config(flags=flags), {"RISE_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    with InProcessServer(create_app(ctx)) as http:
+        form = http.get("/ui/sign-in")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None and "Secure" in form.headers["set-cookie"]
+        fields = {"csrf": csrf.group(1), "username": "admin", "password": ADMIN_PASSWORD}
+        # Sent by hand: a Secure cookie never goes over this test's plain http.
+        signin = form.headers["set-cookie"].split(";", 1)[0]
+        http.cookies.clear()
+        answer = http.post("/ui/sign-in", data=fields, headers={"Cookie": signin})
+        assert answer.status_code == 303, answer.text
+        cookie = answer.headers["set-cookie"]
+        assert cookie.startswith("rise_session=") and "Secure" in cookie, cookie
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie, cookie
