@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from playwright.sync_api import Page, expect
 from reconciler.server.app import create_app
 from reconciler.server.config import load_config
 from reconciler.server.context import build_context
+from reconciler.server.tokens import LEEWAY_SECONDS
 from tests.server.conftest import ADMIN_PASSWORD, Api, InProcessServer, RunningServer, image
 from tests.support.waiting import eventually
 from tests.ui.conftest import sign_in
@@ -108,19 +110,42 @@ def test_session_cookie_and_headers_are_strict(server: RunningServer, page: Page
     expect(page).to_have_url(f"{server.url}/ui/sign-in?next=/ui/projects")
 
 
+def _csrf(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
 def test_the_session_cookie_is_secure_behind_an_https_public_url(tmp_path: Path) -> None:
     flags = {"data_dir": str(tmp_path / "data"), "public_url": "https://rise.example.com"}
     ctx = build_context(load_config(flags=flags), {"RISE_ADMIN_PASSWORD": ADMIN_PASSWORD})
     with InProcessServer(create_app(ctx)) as http:
         form = http.get("/ui/sign-in")
-        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert csrf is not None and "Secure" in form.headers["set-cookie"]
-        fields = {"csrf": csrf.group(1), "username": "admin", "password": ADMIN_PASSWORD}
+        assert "Secure" in form.headers["set-cookie"]
+        fields = {"csrf": _csrf(form), "username": "admin", "password": ADMIN_PASSWORD}
         # Sent by hand: a Secure cookie never goes over this test's plain http.
         signin = form.headers["set-cookie"].split(";", 1)[0]
         http.cookies.clear()
         answer = http.post("/ui/sign-in", data=fields, headers={"Cookie": signin})
         assert answer.status_code == 303, answer.text
-        cookie = answer.headers["set-cookie"]
-        assert cookie.startswith("rise_session=") and "Secure" in cookie, cookie
-        assert "HttpOnly" in cookie and "SameSite=lax" in cookie, cookie
+        cookies = answer.headers.get_list("set-cookie")
+        session = next(c for c in cookies if c.startswith("rise_session="))
+        assert "Secure" in session and "HttpOnly" in session and "SameSite=lax" in session
+
+
+def test_an_expired_session_is_renewed_until_the_refresh_token_expires(tmp_path: Path) -> None:
+    now = [datetime.now(UTC)]
+    config = load_config(flags={"data_dir": str(tmp_path / "data")})
+    ctx = build_context(config, {"RISE_ADMIN_PASSWORD": ADMIN_PASSWORD}, clock=lambda: now[0])
+    with InProcessServer(create_app(ctx)) as http:
+        fields = {"username": "admin", "password": ADMIN_PASSWORD}
+        signed = http.post("/ui/sign-in", data={"csrf": _csrf(http.get("/ui/sign-in")), **fields})
+        assert signed.status_code == 303, signed.text
+        now[0] += timedelta(seconds=config.auth.access_token_ttl + LEEWAY_SECONDS + 1)
+        page = http.get("/ui/projects")
+        assert page.status_code == 200 and "Projects" in page.text
+        assert any(c.startswith("rise_session=") for c in page.headers.get_list("set-cookie"))
+        now[0] += timedelta(seconds=config.auth.refresh_token_ttl + LEEWAY_SECONDS + 1)
+        expired = http.get("/ui/projects")
+        assert expired.status_code == 303
+        assert expired.headers["location"] == "/ui/sign-in?next=/ui/projects"

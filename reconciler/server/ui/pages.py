@@ -44,14 +44,22 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
 
         async def handler(request: Request) -> Response:
             principal = await session.session_principal(request, ctx)
+            renewed = session.renew(request, ctx) if principal is None else None
+            if renewed is not None:
+                principal = renewed[0]
             if principal is None:
                 target = quote(request.url.path, safe="/")
                 return render.secure(RedirectResponse(f"/ui/sign-in?next={target}", 303))
             request.state.user = principal.username
             try:
-                return await fn(request, principal)
+                response = await fn(request, principal)
             except ApiError as exc:
-                return show(request, "dashboard/error.html", exc.status, user=principal, error=exc)
+                response = show(
+                    request, "dashboard/error.html", exc.status, user=principal, error=exc
+                )
+            if renewed is not None:  # the access token had expired: a new pair, as rise does
+                session.start_session(response, renewed[1], secure_cookie)
+            return response
 
         return handler
 
@@ -93,7 +101,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             if user is not None:
                 pair = ctx.tokens.issue(user.username, "user", user.password_version)
                 response = RedirectResponse(_safe_next(fields.get("next")), 303)
-                session.start_session(response, pair.access_token, pair.expires_in, secure_cookie)
+                session.start_session(response, pair, secure_cookie)
                 return render.secure(response)
             error = error or "Wrong username or password."
         return show(request, "dashboard/sign_in.html", 401, next=fields.get("next"), error=error)

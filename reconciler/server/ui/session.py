@@ -19,8 +19,11 @@ from starlette.responses import Response
 from reconciler.server.authz import Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
+from reconciler.server.tokens import TokenError, TokenPair
 
 SESSION_COOKIE = "rise_session"
+REFRESH_COOKIE = "rise_refresh"
+"""The refresh token, sent to dashboard pages only: a page renews an expired session."""
 SIGNIN_COOKIE = "rise_signin"
 """Before there is a session, the sign-in form's CSRF token is this cookie's value."""
 
@@ -44,6 +47,24 @@ async def session_principal(request: Request, ctx: ServerContext) -> Principal |
         return None
 
 
+def renew(request: Request, ctx: ServerContext) -> tuple[Principal, TokenPair] | None:
+    """A new token pair from the refresh cookie (as ``rise`` refreshes), or None when it is
+    missing, expired, or the password changed since."""
+    token = request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        return None
+    try:
+        verified = ctx.tokens.verify_refresh(token)
+    except TokenError:
+        return None
+    user = ctx.users.get(verified.subject) if verified.kind == "user" else None
+    if user is None or user.password_version != verified.password_version:
+        return None
+    pair = ctx.tokens.issue(user.username, "user", user.password_version)
+    request.cookies[SESSION_COOKIE] = pair.access_token  # this page's forms: the new session
+    return ctx.authenticator.principal(user.username), pair
+
+
 def csrf_token(request: Request) -> str:
     """The token every form of this session carries."""
     token = session_token(request)
@@ -64,13 +85,15 @@ def ensure_signin_cookie(request: Request, response: Response, secure: bool) -> 
         _set(response, SIGNIN_COOKIE, value, 3600, secure)
 
 
-def start_session(response: Response, token: str, max_age: int, secure: bool) -> None:
-    _set(response, SESSION_COOKIE, token, max_age, secure)
+def start_session(response: Response, pair: TokenPair, secure: bool) -> None:
+    _set(response, SESSION_COOKIE, pair.access_token, pair.expires_in, secure)
+    _set(response, REFRESH_COOKIE, pair.refresh_token, pair.refresh_expires_in, secure)
     response.delete_cookie(SIGNIN_COOKIE, path="/ui/")
 
 
 def end_session(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(REFRESH_COOKIE, path="/ui/")
 
 
 def _set(response: Response, name: str, value: str, max_age: int, secure: bool) -> None:
