@@ -136,3 +136,16 @@ def test_a_deployment_page_follows_its_status_live(server: RunningServer, page: 
     ivy.ok("POST", "/api/v1/projects/ivy-app/deployments/stop")
     expect(badge).to_have_text("stopped", timeout=20_000)
     assert page.evaluate("window.marker") == 1, "the page reloaded"
+
+
+def test_the_projects_table_follows_statuses_live(server: RunningServer, page: Page) -> None:
+    jay = server.user("jay")
+    jay.ok("POST", "/api/v1/projects", {"name": "jay-live"}, 201)
+    sign_in(page, server, "jay")
+    row = page.get_by_role("row", name="jay-live")
+    expect(row.locator("[data-status]")).to_have_text("stopped")
+    page.evaluate("window.marker = 1")
+    deployed = _deploy(jay, "jay-live", 1)
+    expect(row.locator("[data-status]")).to_have_text("running", timeout=20_000)
+    _running(jay, "jay-live", deployed)
+    assert page.evaluate("window.marker") == 1, "the page reloaded"
