@@ -37,8 +37,9 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
     async def events(request: Request) -> Response:
         principal = await _viewer(request, ctx)
         only = request.query_params.get("project") or None
-        if only is not None and name_problem(only, "project name"):
-            raise ApiError(400, "invalid_name", name_problem(only, "project name") or "", None)
+        problem = name_problem(only, "project name") if only is not None else None
+        if problem:
+            raise ApiError(400, "invalid_name", problem, "e.g. /api/v1/events?project=my-app")
         feed = getattr(ctx.controller, "feed", None)  # a loop without one: keepalives only
         feed = feed if isinstance(feed, StatusFeed) else None
         stream = _stream(ctx, principal, feed, only, _last_event_id(request))
