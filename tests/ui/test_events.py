@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
+from reconciler.status import ProjectStatus, StatusFeed
 from tests.server.conftest import Api, RunningServer, image
 from tests.support.waiting import eventually
 
@@ -71,3 +73,20 @@ def test_a_reconnect_with_last_event_id_replays_what_it_missed(server: RunningSe
     eventually(lambda: lost.messages, timeout=10)
     lost.close()
     assert lost.messages[0] == (None, {**lost.messages[0][1], "status": "running"})
+
+
+def test_the_feed_replays_from_its_ring_and_says_when_it_cannot() -> None:
+    feed = StatusFeed(keep=3)
+    heard: list[int] = []
+    stop = feed.listen(lambda change: heard.append(change.seq))
+    status = ProjectStatus("running", None, "20261202-170000-abcd", datetime.now(UTC))
+    for _ in range(5):
+        feed.publish("shop", status)
+    stop()
+    feed.publish("shop", None, desired=True)
+    assert heard == [1, 2, 3, 4, 5]  # nothing after the listener stopped
+    assert [c.seq for c in feed.since(3) or []] == [4, 5, 6]
+    assert feed.since(6) == []
+    assert feed.since(2) is None  # 3 has left the ring: the caller must resync
+    assert feed.since(7) is None  # from another server's numbering (a restart)
+    assert StatusFeed().since(0) == [] and StatusFeed().since(4) is None
