@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.secrets import MASK
-from reconciler.server.api._access import visible_project, visible_project_access
+from reconciler.server.api._access import visible_project_access
 from reconciler.server.api._views import deployment_info, project_detail, project_row
 from reconciler.server.api.deployments import _find, _history
 from reconciler.server.api.projects import _listed
@@ -77,8 +77,3 @@ def visible_teams(principal: Principal, snap: Snapshot) -> list[TeamInfo]:
         for name, team in sorted(snap.teams.items())
         if may_see_team(principal, team)
     ]
-
-
-def check_visible(ctx: ServerContext, principal: Principal, name: str) -> None:
-    """404 unless ``principal`` may see the project (blocking)."""
-    visible_project(ctx.store, principal, name)
