@@ -43,7 +43,7 @@ from reconciler.runtimes.base import (
 )
 from reconciler.runtimes.build import DockerSettings, LeaseSettings, build_runtime
 from reconciler.state import ProjectState, StateError, StateRepo
-from reconciler.status import ProjectStatus
+from reconciler.status import ProjectStatus, StatusFeed
 from schemas import Problem
 
 if TYPE_CHECKING:
@@ -165,6 +165,8 @@ class Reconciler:
         self._pass_lock = threading.Lock()
         self._status: dict[str, ProjectStatus] = {}
         self._deployments: dict[str, dict[str, ProjectStatus]] = {}
+        self.feed = StatusFeed()
+        """Every status recorded, for the dashboard's event stream."""
         self._live: dict[str, Any] = {}
         self._retry: dict[str, _Retry] = {}
         self._pending: set[str] = set()
@@ -187,6 +189,9 @@ class Reconciler:
                 self._want_full = True
             else:
                 self._pending.update(projects)
+            before = {name: self._status.get(name) for name in projects or ()}
+        for name, status in before.items():
+            self.feed.publish(name, status, desired=True)
         log.debug("reconcile requested: %s", reason, extra={"projects": sorted(projects or [])})
         self._wake.set()
 
@@ -504,7 +509,15 @@ class Reconciler:
 
     def _set_status(self, name: str, health: ProjectHealth) -> None:
         now = self._now()
-        self._status[name] = ProjectStatus(health.state, health.reason, health.deployment_id, now)
+        status = ProjectStatus(health.state, health.reason, health.deployment_id, now)
+        previous = self._status.get(name)
+        self._status[name] = status
+        if previous is None or (previous.state, previous.reason, previous.deployment_id) != (
+            status.state,
+            status.reason,
+            status.deployment_id,
+        ):
+            self.feed.publish(name, status)
         known = self._deployments.setdefault(name, {})
         for deployment_id, item in health.deployments.items():
             known[deployment_id] = ProjectStatus(item.state, item.reason, deployment_id, now)

@@ -9,7 +9,10 @@ The loop (``reconciler/loop.py``) implements ``Controller``; the server builds i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -47,3 +50,61 @@ class Controller(Protocol):
 
     def stop(self, timeout: float) -> None:
         """Let the in-flight reconcile finish (up to ``timeout`` seconds), then stop."""
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One status the loop recorded, numbered in the order the feed saw them; or, with
+    ``desired``, a change of the project's desired state (a deploy, a stop) and the loop's
+    last word as it stood then (``status``), before it has looked at the change."""
+
+    seq: int
+    project: str
+    status: ProjectStatus | None
+    desired: bool = False
+
+
+class StatusFeed:
+    """The loop's status changes for whoever listens (the dashboard's event stream).
+
+    Publishing appends to a short ring (so a reconnecting stream can replay what it missed)
+    and calls the listeners; with no listener that is all it costs. Thread-safe: the loop
+    publishes from its worker threads.
+    """
+
+    def __init__(self, keep: int = 1000):
+        self._lock = threading.Lock()
+        self._ring: deque[StatusChange] = deque(maxlen=keep)
+        self._numbers = itertools.count(1)
+        self._listeners: list[Callable[[StatusChange], None]] = []
+
+    def publish(self, project: str, status: ProjectStatus | None, desired: bool = False) -> None:
+        with self._lock:
+            change = StatusChange(next(self._numbers), project, status, desired)
+            self._ring.append(change)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(change)
+
+    def since(self, seq: int) -> list[StatusChange] | None:
+        """Changes after ``seq``, or None when some of them have already left the ring."""
+        with self._lock:
+            if not self._ring:
+                return [] if seq == 0 else None
+            first = self._ring[0].seq
+            if seq < first - 1 or seq > self._ring[-1].seq:
+                return None
+            return [c for c in self._ring if c.seq > seq]
+
+    def listen(self, listener: Callable[[StatusChange], None]) -> Callable[[], None]:
+        """Call ``listener`` (from the publishing thread) for every change; returns the call
+        that stops it."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return stop

@@ -1,0 +1,79 @@
+"""What the dashboard shows, read with the API's own view functions and access checks, so a
+page shows exactly what the same person would get from the API (and nothing more)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.secrets import MASK
+from reconciler.server.api._access import visible_project_access
+from reconciler.server.api._views import deployment_info, project_detail, project_row
+from reconciler.server.api.deployments import _find, _history
+from reconciler.server.api.projects import _listed
+from reconciler.server.authz import Access, Principal, may_see_team
+from reconciler.server.context import ServerContext
+from reconciler.state import ProjectState, Snapshot
+from schemas.api import DeploymentInfo, ProjectDetail, ProjectRow, TeamInfo
+
+HISTORY_ROWS = 50
+
+
+@dataclass(frozen=True)
+class ProjectPage:
+    detail: ProjectDetail
+    history: list[DeploymentInfo]
+    env: list[tuple[str, str, bool]]
+    """(name, value shown, secret): values of secrets are always masked."""
+    may_change: bool
+
+
+def visible_rows(ctx: ServerContext, principal: Principal, snap: Snapshot) -> list[ProjectRow]:
+    """The rows of ``rise p ls`` for ``principal``."""
+    return [
+        project_row(ctx, state)
+        for _, state in sorted(snap.projects.items())
+        if _listed(principal, state, snap.teams.get)
+    ]
+
+
+def may_see(principal: Principal, snap: Snapshot, project: str) -> ProjectState | None:
+    """The project's state when ``principal`` may see it, else None (as if it did not exist)."""
+    state = snap.projects.get(project)
+    if state is None or not _listed(principal, state, snap.teams.get):
+        return None
+    return state
+
+
+def project_page(ctx: ServerContext, principal: Principal, name: str) -> ProjectPage:
+    """Blocking (reads git): call it off the event loop. 404 as the API answers it."""
+    state, access = visible_project_access(ctx.store, principal, name)
+    may_change = access >= Access.CHANGE
+    current = state.deployment
+    history = [
+        deployment_info(ctx, name, r.deployment, current, r.commit)
+        for r in _history(ctx, name, HISTORY_ROWS)
+    ]
+    env: list[tuple[str, str, bool]] = []
+    if may_change and state.env is not None:  # env names need the right the API asks for
+        env = [(key, value, False) for key, value in sorted(state.env.vars.items())]
+        env += [(key, MASK, True) for key in sorted(state.env.secrets)]
+        env.sort()
+    return ProjectPage(project_detail(ctx, state, show_env=may_change), history, env, may_change)
+
+
+def deployment_page(
+    ctx: ServerContext, principal: Principal, name: str, deployment: str
+) -> tuple[DeploymentInfo, bool]:
+    """The deployment and whether ``principal`` may roll back to it. Blocking."""
+    state, access = visible_project_access(ctx.store, principal, name)
+    found = _find(ctx, name, deployment)
+    info = deployment_info(ctx, name, found.deployment, state.deployment, found.commit)
+    return info, access >= Access.CHANGE
+
+
+def visible_teams(principal: Principal, snap: Snapshot) -> list[TeamInfo]:
+    return [
+        TeamInfo(name=name, owners=team.owners, members=team.members)
+        for name, team in sorted(snap.teams.items())
+        if may_see_team(principal, team)
+    ]
