@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from reconciler.registry.http import registry_routes
-from reconciler.server import ingress_auth, openapi, webhooks
+from reconciler.server import ingress_auth, login_pages, openapi, webhooks
 from reconciler.server.api import auth, deployments, env, projects, reviews, teams
 from reconciler.server.auth import authenticate
 from reconciler.server.authz import project_actions
@@ -63,6 +63,7 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
         *reviews.routes(ctx),
         *webhooks.routes(ctx, refresher),
         *ingress_auth.routes(ctx),
+        *login_pages.routes(ctx, login_pages.device_flow(ctx), login_pages.Sessions()),
         *registry_routes(
             ctx.registry_issuer, ctx.registry, authenticate, project_actions, ctx.store.snapshot
         ),
