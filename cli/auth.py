@@ -54,7 +54,11 @@ def login(
     ca_bundle: str | None,
     allow_http: bool,
 ) -> None:
-    """Log in to a rise server (URL, or the current profile's) and keep the login."""
+    """Log in to a rise server (URL, or the current profile's) and keep the login.
+
+    By default through the server's login page: open the printed link, sign in there and
+    approve. -u, --password or --password-stdin log in with a password instead.
+    """
     session = current_session()
     profile = session.current_profile()
     server = url or session.url or session.environ.get("RISE_URL") or profile.url
