@@ -151,15 +151,7 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
         html = pages.get_template(template).render(action=request_path, **values)
         response = HTMLResponse(html, status_code=status, headers=_PAGE_HEADERS)
         if sid is not None:
-            response.set_cookie(
-                COOKIE,
-                sid,
-                max_age=SESSION_SECONDS,
-                path="/oauth",
-                httponly=True,
-                samesite="lax",
-                secure=secure,
-            )
+            _set_cookie(response, sid, secure)
         return response
 
     request_path = "/oauth/login"
@@ -237,15 +229,7 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
         sessions.drop(sid)
         new_sid, _ = sessions.new(user.username)
         response = RedirectResponse(f"{request_path}?code={quote(code)}", status_code=303)
-        response.set_cookie(
-            COOKIE,
-            new_sid,
-            max_age=SESSION_SECONDS,
-            path="/oauth",
-            httponly=True,
-            samesite="lax",
-            secure=secure,
-        )
+        _set_cookie(response, new_sid, secure)
         return response
 
     def decide(session: Session, code: str, decision: str, render: Any) -> Response:
@@ -277,6 +261,18 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
         Route(request_path, login_page, methods=["GET"]),
         Route(request_path, login_post, methods=["POST"]),
     ]
+
+
+def _set_cookie(response: Response, sid: str, secure: bool) -> None:
+    response.set_cookie(
+        COOKIE,
+        sid,
+        max_age=SESSION_SECONDS,
+        path="/oauth",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
 
 
 def _csrf_refused(render: Any) -> Response:

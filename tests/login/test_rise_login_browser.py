@@ -53,17 +53,25 @@ def _sign_in(browser: Any, link: str, code: str) -> Any:
     return page
 
 
-def test_rise_login_through_the_browser(server: RunningServer, browser: Any, tmp_path: Path):
-    rise = RiseCli(tmp_path / "home")
+def _decide_in_browser(
+    server: RunningServer, browser: Any, rise: RiseCli, button: str, shown: str
+) -> tuple[int, str, str]:
+    """``rise login``, its link signed in and ``button`` clicked; its exit, stdout, stderr."""
     process, link, code = _start_login(rise, server)
     try:
         page = _sign_in(browser, link, code)
-        page.get_by_role("button", name="Approve").click()
-        page.wait_for_selector("text=Login approved")
+        page.get_by_role("button", name=button).click()
+        page.wait_for_selector(f"text={shown}")
         out, err = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode == 0, err
+    return process.returncode, out, err
+
+
+def test_rise_login_through_the_browser(server: RunningServer, browser: Any, tmp_path: Path):
+    rise = RiseCli(tmp_path / "home")
+    status, out, err = _decide_in_browser(server, browser, rise, "Approve", "Login approved")
+    assert status == 0, err
     assert out == "Login successful! Welcome back, admin!\n"
     assert "user:   admin (admin)" in rise.ok("whoami")
     profile = rtoml.loads(rise.config_file.read_text())["profiles"]["default"]
@@ -73,15 +81,8 @@ def test_rise_login_through_the_browser(server: RunningServer, browser: Any, tmp
 
 def test_rise_login_denied_in_the_browser(server: RunningServer, browser: Any, tmp_path: Path):
     rise = RiseCli(tmp_path / "home")
-    process, link, code = _start_login(rise, server)
-    try:
-        page = _sign_in(browser, link, code)
-        page.get_by_role("button", name="Deny").click()
-        page.wait_for_selector("text=Login denied")
-        _, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == 3
+    status, _, err = _decide_in_browser(server, browser, rise, "Deny", "Login denied")
+    assert status == 3
     assert "the login was denied on the login page" in err
     assert not rise.config_file.exists()
 
