@@ -186,8 +186,10 @@ def format_user_code(code: str) -> str:
 
 
 def normalise_user_code(text: str) -> str:
-    """What a person typed, as stored: upper case, without dashes or spaces (RFC 8628 6.1)."""
-    return "".join(c for c in text.upper() if c.isalnum())[: USER_CODE_LENGTH * 2]
+    """What a person typed, as stored: upper case, without dashes or spaces (RFC 8628 6.1);
+    only ASCII letters and digits are kept, never look-alikes from other scripts."""
+    kept = (c for c in text.upper() if c.isascii() and c.isalnum())
+    return "".join(kept)[: USER_CODE_LENGTH * 2]
 
 
 def _new_user_code(taken: dict[str, str]) -> str:
