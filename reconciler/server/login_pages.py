@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, quote
 
 import jinja2
@@ -36,6 +36,7 @@ from schemas.api import DeviceAuthorization, OAuthError, TokenResponse
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CLIENT_IDS = frozenset({"rise-cli"})
 COOKIE = "rise_login"
+LOGIN_PAGE = "/oauth/login"
 SESSION_SECONDS = 15 * 60
 MAX_SESSIONS = 10_000
 TEMPLATES = Path(__file__).parent / "ui" / "templates"
@@ -47,6 +48,12 @@ _PAGE_HEADERS = {
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
     ),
 }
+
+
+class Renderer(Protocol):
+    def __call__(
+        self, template: str, status: int = 200, sid: str | None = None, **values: Any
+    ) -> Response: ...
 
 
 @dataclass
@@ -111,7 +118,7 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
             issued = flow.issue(client_id)
         except Throttled as exc:
             return _oauth_error("slow_down", str(exc), 429)
-        page = f"{_public_url(ctx, request)}/oauth/login"
+        page = f"{_public_url(ctx, request)}{LOGIN_PAGE}"
         body = DeviceAuthorization(
             device_code=issued.device_code,
             user_code=issued.user_code,
@@ -148,13 +155,11 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
 
     def render(template: str, status: int = 200, sid: str | None = None, **values: Any) -> Response:
         values.setdefault("error", None)
-        html = pages.get_template(template).render(action=request_path, **values)
+        html = pages.get_template(template).render(action=LOGIN_PAGE, **values)
         response = HTMLResponse(html, status_code=status, headers=_PAGE_HEADERS)
         if sid is not None:
             _set_cookie(response, sid, secure)
         return response
-
-    request_path = "/oauth/login"
 
     def session_of(request: Request) -> tuple[str | None, Session]:
         """The caller's session, or a new anonymous one (its id to set as the cookie)."""
@@ -216,7 +221,7 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
             return _csrf_refused(render)
         code = form.get("code", "")
         if "decision" in form:
-            return decide(session, code, form["decision"], render)
+            return decide(session, code, form["decision"])
         try:
             user = await ctx.authenticator.check_password(
                 request, form.get("username", ""), form.get("password", "")
@@ -228,11 +233,11 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
         # A new session id on sign-in, so a planted cookie never becomes a signed-in one.
         sessions.drop(sid)
         new_sid, _ = sessions.new(user.username)
-        response = RedirectResponse(f"{request_path}?code={quote(code)}", status_code=303)
+        response = RedirectResponse(f"{LOGIN_PAGE}?code={quote(code)}", status_code=303)
         _set_cookie(response, new_sid, secure)
         return response
 
-    def decide(session: Session, code: str, decision: str, render: Any) -> Response:
+    def decide(session: Session, code: str, decision: str) -> Response:
         if session.username is None:
             return _csrf_refused(render)
         approve = decision == "approve"
@@ -258,8 +263,8 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
     return [
         Route(DEVICE_ENDPOINT, device_code, methods=["POST"]),
         Route("/oauth/token", token, methods=["POST"]),
-        Route(request_path, login_page, methods=["GET"]),
-        Route(request_path, login_post, methods=["POST"]),
+        Route(LOGIN_PAGE, login_page, methods=["GET"]),
+        Route(LOGIN_PAGE, login_post, methods=["POST"]),
     ]
 
 
@@ -275,7 +280,7 @@ def _set_cookie(response: Response, sid: str, secure: bool) -> None:
     )
 
 
-def _csrf_refused(render: Any) -> Response:
+def _csrf_refused(render: Renderer) -> Response:
     return render(
         "login_done.html",
         403,

@@ -158,3 +158,17 @@ def test_guessing_user_codes_is_rate_limited(tmp_path: Path):
         assert refused.json()["error"] == "too_many_attempts"
     finally:
         guarded.terminate()
+
+
+def test_behind_https_the_links_use_the_public_url_and_the_cookie_is_secure(tmp_path: Path):
+    public = "https://rise.example.test"
+    behind = start_server(tmp_path / "data", {"RISE_PUBLIC_URL": public})
+    try:
+        grant = start_device_login(behind.url)
+        assert grant["verification_uri_complete"] == (
+            f"{public}/oauth/login?code={grant['user_code']}"
+        )
+        cookie = LoginPage(behind.url).open(grant["user_code"]).headers["set-cookie"]
+        assert "secure" in cookie.lower()
+    finally:
+        behind.terminate()
