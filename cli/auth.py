@@ -1,7 +1,11 @@
 """``rise login``, ``rise logout``, ``rise whoami``: who the CLI is, on which server.
 
-Password login asks for the password at a prompt (or reads it from stdin with
-``--password-stdin``), never from an argument. ``--token`` stores a token made elsewhere (CI
+``rise login URL`` uses the device flow when the server offers it (every server does unless
+``[auth.device] enabled = false``): it prints a link, opens a browser when there is one, and
+waits for the approval on that page (``cli/device_login.py``). ``-u USER``,
+``--password-stdin`` or ``--password`` choose password login instead, which asks for the
+password at a prompt (or reads it from stdin with ``--password-stdin``), never from an
+argument. ``--token`` stores a token made elsewhere (CI
 uses ``RISE_TOKEN`` instead and stores nothing). Tokens go to the profile, mode 0600, and are
 never printed.
 """
@@ -17,6 +21,7 @@ import click
 
 from cli.client import Client
 from cli.config import Connection, check_url
+from cli.device_login import device_login
 from cli.errors import EXIT_USAGE, CliError
 from cli.output import detail, emit, output_option, style
 from cli.session import current_session, session_client
@@ -26,6 +31,10 @@ from cli.session import current_session, session_client
 @click.argument("url", required=False)
 @click.option("-u", "--username", help="Your rise username (password login).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--password", "password_prompt", is_flag=True, help="Log in with a password (prompted)."
+)
+@click.option("--no-browser", is_flag=True, help="Only print the login link (device flow).")
 @click.option(
     "--token", "token_stdin", is_flag=True, help="Read an access token from standard input."
 )
@@ -39,11 +48,17 @@ def login(
     url: str | None,
     username: str | None,
     password_stdin: bool,
+    password_prompt: bool,
+    no_browser: bool,
     token_stdin: bool,
     ca_bundle: str | None,
     allow_http: bool,
 ) -> None:
-    """Log in to a rise server (URL, or the current profile's) and keep the login."""
+    """Log in to a rise server (URL, or the current profile's) and keep the login.
+
+    By default through the server's login page: open the printed link, sign in there and
+    approve. -u, --password or --password-stdin log in with a password instead.
+    """
     session = current_session()
     profile = session.current_profile()
     server = url or session.url or session.environ.get("RISE_URL") or profile.url
@@ -66,7 +81,14 @@ def login(
         if token_stdin:
             tokens = {"access_token": _stdin_secret("token")}
         else:
-            tokens = _password_login(client, username, password_stdin)
+            config = client.public("GET", "/api/v1/auth/config")
+            endpoint = config.get("device_authorization_endpoint")
+            if endpoint and not (username or password_stdin or password_prompt):
+                tokens = device_login(
+                    client, endpoint, session.environ, open_browser=not no_browser
+                )
+            else:
+                tokens = _password_login(client, config, username, password_stdin)
     signed_in = replace(anonymous, token=tokens["access_token"])
     with closing(session.client(signed_in)) as client:
         me = client.get("/me")
@@ -114,12 +136,13 @@ def whoami(output: str) -> None:
     )
 
 
-def _password_login(client: Client, username: str | None, from_stdin: bool) -> dict[str, Any]:
-    config = client.public("GET", "/api/v1/auth/config")
+def _password_login(
+    client: Client, config: dict[str, Any], username: str | None, from_stdin: bool
+) -> dict[str, Any]:
     if not config.get("local"):
         raise CliError(
             "this server has no password login",
-            hint="log in through its identity provider (coming soon), or use --token",
+            hint="run 'rise login URL' without -u to log in through the login page, or use --token",
             exit_code=EXIT_USAGE,
         )
     if not username:

@@ -89,6 +89,11 @@ class Client:
         """A call that needs no login (``/version``, ``/api/v1/auth/...``)."""
         return _decoded(self._send(method, path, json, None, auth=False))
 
+    def form(self, path: str, fields: Mapping[str, str]) -> httpx.Response:
+        """POST a form to an OAuth endpoint (``/oauth/...``, no login); the raw answer, as
+        OAuth errors (``authorization_pending``...) are answers the caller acts on."""
+        return self._send("POST", path, None, None, auth=False, form=fields)
+
     def close(self) -> None:
         self._http.close()
 
@@ -99,6 +104,7 @@ class Client:
         json: Any,
         params: Mapping[str, Any] | None,
         auth: bool,
+        form: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         headers = {}
         if auth:
@@ -110,7 +116,9 @@ class Client:
                 )
             headers["authorization"] = f"Bearer {self._token}"
         try:
-            return self._http.request(method, path, json=json, params=params, headers=headers)
+            return self._http.request(
+                method, path, json=json, params=params, headers=headers, data=form
+            )
         except httpx.TransportError as exc:
             untrusted = "CERTIFICATE_VERIFY_FAILED" in str(exc)
             raise CliError(

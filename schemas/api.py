@@ -149,6 +149,27 @@ class AuthConfigInfo(Payload):
     local: bool = Field(description="username/password login at POST /api/v1/auth/login")
     oidc: OidcInfo | None = None
     trusted_issuers: list[str] = Field(default_factory=list)
+    device_authorization_endpoint: str | None = Field(
+        default=None, description="where 'rise login' starts the device flow (RFC 8628)"
+    )
+
+
+class DeviceAuthorization(Payload):
+    """The answer of ``POST /oauth/device/code`` (RFC 8628 section 3.2)."""
+
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: int
+    interval: int
+
+
+class OAuthError(Payload):
+    """An OAuth error answer (RFC 6749 section 5.2), e.g. ``authorization_pending``."""
+
+    error: str
+    error_description: str | None = None
 
 
 class Me(Payload):

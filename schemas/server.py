@@ -64,8 +64,23 @@ class TrustedIssuer(FileModel):
     jwks_url: str | None = None
 
 
+class DeviceFlowConfig(FileModel):
+    """The OAuth device flow (RFC 8628) that ``rise login`` uses: served by rise itself."""
+
+    enabled: bool = True
+    expires_in: int = Field(default=600, ge=10, le=3600, description="seconds a code lives")
+    interval: int = Field(default=5, ge=1, le=60, description="seconds between polls")
+    lookup_burst: int = Field(
+        default=10, ge=1, description="user codes a client may look up at once"
+    )
+    lookup_per_second: float = Field(
+        default=0.05, gt=0, description="user-code lookups a client gets back per second"
+    )
+
+
 class AuthConfig(FileModel):
     local: LocalAuthConfig = Field(default_factory=LocalAuthConfig)
+    device: DeviceFlowConfig = Field(default_factory=DeviceFlowConfig)
     oidc: OidcConfig | None = None
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
     admins: list[Name] = Field(default_factory=list)

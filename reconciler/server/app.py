@@ -25,7 +25,7 @@ from starlette.types import Scope
 
 from reconciler.registry.http import registry_routes
 from reconciler.render import RenderSettings
-from reconciler.server import git_http, ingress_auth, openapi, ui, webhooks
+from reconciler.server import git_http, ingress_auth, login_pages, openapi, ui, webhooks
 from reconciler.server.api import auth, deployments, env, projects, reviews, teams
 from reconciler.server.auth import authenticate
 from reconciler.server.authz import project_actions
@@ -72,6 +72,7 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
         *git_http.routes(ctx, refresher.request),
         *ingress_auth.routes(ctx),
         *ui.routes(ctx),
+        *login_pages.routes(ctx, login_pages.device_flow(ctx), login_pages.Sessions()),
         *registry_routes(
             ctx.registry_issuer, ctx.registry, authenticate, project_actions, ctx.store.snapshot
         ),

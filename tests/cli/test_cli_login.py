@@ -61,7 +61,7 @@ def test_prompts_for_username_and_hidden_password_in_a_terminal(
     server.user("niklas")
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "cli.main", "login", server.url],
+        ["-m", "cli.main", "login", server.url, "--password"],
         env=rise.env(),
         cwd=str(TREE),
         encoding="utf-8",

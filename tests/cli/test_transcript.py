@@ -129,8 +129,9 @@ def test_the_transcript_in_a_terminal(world: DeployStack, tmp_path: Path) -> Non
     backend = "buildah"
     (app / ".rise.toml").write_text(f'project = "secret-app"\n\n[build]\nbackend = "{backend}"\n')
 
-    # The login: password mode (the device flow's first line comes with its issue).
-    login = stack.cli.command("login", stack.server.url)
+    # The login: password mode (the device flow's link and its approval in Chromium are
+    # tests/login/test_rise_login_browser.py).
+    login = stack.cli.command("login", stack.server.url, "--password")
     child = pexpect.spawn(
         login[0], login[1:], cwd=str(app), env=stack.cli.environ, encoding="utf-8", timeout=60
     )

@@ -175,4 +175,9 @@ def test_only_admins_manage_users(server: RunningServer) -> None:
 
 def test_the_auth_config_says_which_logins_are_on(server: RunningServer) -> None:
     config = httpx.get(f"{server.url}/api/v1/auth/config").json()
-    assert config == {"local": True, "oidc": None, "trusted_issuers": []}
+    assert config == {
+        "local": True,
+        "oidc": None,
+        "trusted_issuers": [],
+        "device_authorization_endpoint": "/oauth/device/code",
+    }

@@ -27,6 +27,7 @@ from schemas.api import (
 )
 
 _TAG = "auth"
+DEVICE_ENDPOINT = "/oauth/device/code"
 
 
 def routes(ctx: ServerContext) -> list[BaseRoute]:
@@ -71,6 +72,9 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 if oidc
                 else None,
                 trusted_issuers=[t.issuer for t in ctx.config.auth.trusted_issuers],
+                device_authorization_endpoint=DEVICE_ENDPOINT
+                if ctx.config.auth.device.enabled
+                else None,
             )
         )
 

@@ -1,0 +1,323 @@
+"""The device flow's HTTP side: ``/oauth/device/code``, ``/oauth/token`` and the login page.
+
+The two OAuth endpoints take form bodies and answer JSON in RFC 6749/8628's own shapes (not
+the API's error body), so any OAuth client library can drive them. The page at
+``/oauth/login?code=USER-CODE`` is server-rendered HTML: sign in (local password), then
+approve or deny the code. Its session cookie is HttpOnly, SameSite=Lax, Secure when the
+public URL is https, and scoped to ``/oauth``; every form carries the session's CSRF token;
+framing is refused so nobody can trick a click on "Approve".
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, quote
+
+import jinja2
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from reconciler.server.api.auth import DEVICE_ENDPOINT
+from reconciler.server.context import ServerContext
+from reconciler.server.device import DeviceError, DeviceFlow, format_user_code
+from reconciler.server.errors import ApiError
+from reconciler.server.throttle import RateLimiter, Throttled
+from schemas.api import DeviceAuthorization, OAuthError, TokenResponse
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+CLIENT_IDS = frozenset({"rise-cli"})
+COOKIE = "rise_login"
+LOGIN_PAGE = "/oauth/login"
+SESSION_SECONDS = 15 * 60
+MAX_SESSIONS = 10_000
+TEMPLATES = Path(__file__).parent / "ui" / "templates"
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+
+
+class Renderer(Protocol):
+    def __call__(
+        self, template: str, status: int = 200, sid: str | None = None, **values: Any
+    ) -> Response: ...
+
+
+@dataclass
+class Session:
+    csrf: str
+    expires_at: float
+    username: str | None = None
+
+
+class Sessions:
+    """Login-page sessions in memory (they live minutes); the oldest go first when full."""
+
+    def __init__(self, clock: Any = time.monotonic):
+        self._clock = clock
+        self._items: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, sid: str | None) -> Session | None:
+        with self._lock:
+            found = self._items.get(sid or "")
+            if found is None or self._clock() >= found.expires_at:
+                return None
+            return found
+
+    def new(self, username: str | None = None) -> tuple[str, Session]:
+        sid = secrets.token_urlsafe(32)
+        session = Session(secrets.token_urlsafe(32), self._clock() + SESSION_SECONDS, username)
+        with self._lock:
+            self._items[sid] = session
+            while len(self._items) > MAX_SESSIONS:
+                self._items.popitem(last=False)
+        return sid, session
+
+    def drop(self, sid: str | None) -> None:
+        with self._lock:
+            self._items.pop(sid or "", None)
+
+
+def device_flow(ctx: ServerContext) -> DeviceFlow:
+    settings = ctx.config.auth.device
+    return DeviceFlow(
+        expires_in=settings.expires_in,
+        interval=settings.interval,
+        lookups=RateLimiter(settings.lookup_per_second, settings.lookup_burst),
+    )
+
+
+def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[BaseRoute]:
+    if not ctx.config.auth.device.enabled:
+        return []
+    pages = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    secure = (ctx.config.public_url or "").startswith("https://")
+
+    async def device_code(request: Request) -> Response:
+        form = await _form(request)
+        client_id = form.get("client_id", "")
+        if client_id not in CLIENT_IDS:
+            return _oauth_error("invalid_client", f"unknown client_id {client_id!r}", 401)
+        try:
+            issued = flow.issue(client_id)
+        except Throttled as exc:
+            return _oauth_error("slow_down", str(exc), 429)
+        page = f"{_public_url(ctx, request)}{LOGIN_PAGE}"
+        body = DeviceAuthorization(
+            device_code=issued.device_code,
+            user_code=issued.user_code,
+            verification_uri=page,
+            verification_uri_complete=f"{page}?code={quote(issued.user_code)}",
+            expires_in=issued.expires_in,
+            interval=issued.interval,
+        )
+        return _json(body)
+
+    async def token(request: Request) -> Response:
+        form = await _form(request)
+        if form.get("grant_type") != DEVICE_GRANT:
+            return _oauth_error(
+                "unsupported_grant_type", f"this endpoint takes grant_type={DEVICE_GRANT}"
+            )
+        try:
+            username = flow.poll(form.get("device_code", ""), form.get("client_id", ""))
+        except DeviceError as exc:
+            return _oauth_error(exc.error, exc.description)
+        user = ctx.users.get(username)
+        if user is None:
+            return _oauth_error("access_denied", f"the user {username!r} no longer exists")
+        request.state.user = username
+        pair = ctx.tokens.issue(user.username, "user", user.password_version)
+        return _json(
+            TokenResponse(
+                access_token=pair.access_token,
+                expires_in=pair.expires_in,
+                refresh_token=pair.refresh_token,
+                refresh_expires_in=pair.refresh_expires_in,
+            )
+        )
+
+    def render(template: str, status: int = 200, sid: str | None = None, **values: Any) -> Response:
+        values.setdefault("error", None)
+        html = pages.get_template(template).render(action=LOGIN_PAGE, **values)
+        response = HTMLResponse(html, status_code=status, headers=_PAGE_HEADERS)
+        if sid is not None:
+            _set_cookie(response, sid, secure)
+        return response
+
+    def session_of(request: Request) -> tuple[str | None, Session]:
+        """The caller's session, or a new anonymous one (its id to set as the cookie)."""
+        found = sessions.get(request.cookies.get(COOKIE))
+        if found is not None:
+            return None, found
+        return sessions.new()
+
+    def lookup(request: Request, code: str) -> str | None:
+        client = request.client.host if request.client else "unknown"
+        try:
+            return flow.pending(client, code)
+        except Throttled as exc:
+            raise ApiError(
+                429,
+                "too_many_attempts",
+                str(exc),
+                "wait, then open the link 'rise login' printed",
+                headers={"Retry-After": str(exc.retry_after)},
+            ) from None
+
+    def page(request: Request, code: str, error: str | None = None, status: int = 200) -> Response:
+        """The sign-in form, or (signed in) the approval form, of ``code``."""
+        new_sid, session = session_of(request)
+        pending = lookup(request, code) if code else None
+        if code and pending is None:
+            error = error or "That code is unknown, expired or already used; run 'rise login'."
+            status = 404
+        shown = format_user_code(pending) if pending else ""
+        if session.username and pending:
+            return render(
+                "login_approve.html",
+                status,
+                new_sid,
+                error=error,
+                csrf=session.csrf,
+                username=session.username,
+                code_display=shown,
+            )
+        return render(
+            "login.html",
+            status,
+            new_sid,
+            error=error,
+            csrf=session.csrf,
+            code=pending or "",
+            code_display=shown,
+            username="",
+        )
+
+    async def login_page(request: Request) -> Response:
+        return page(request, request.query_params.get("code", ""))
+
+    async def login_post(request: Request) -> Response:
+        form = await _form(request)
+        sid = request.cookies.get(COOKIE)
+        session = sessions.get(sid)
+        if session is None or not hmac.compare_digest(session.csrf, form.get("csrf", "")):
+            return _csrf_refused(render)
+        code = form.get("code", "")
+        if "decision" in form:
+            return decide(session, code, form["decision"])
+        try:
+            user = await ctx.authenticator.check_password(
+                request, form.get("username", ""), form.get("password", "")
+            )
+        except ApiError as exc:
+            return page(request, code, exc.message, exc.status)
+        if user is None:
+            return page(request, code, "Wrong username or password.", 401)
+        # A new session id on sign-in, so a planted cookie never becomes a signed-in one.
+        sessions.drop(sid)
+        new_sid, _ = sessions.new(user.username)
+        response = RedirectResponse(f"{LOGIN_PAGE}?code={quote(code)}", status_code=303)
+        _set_cookie(response, new_sid, secure)
+        return response
+
+    def decide(session: Session, code: str, decision: str) -> Response:
+        if session.username is None:
+            return _csrf_refused(render)
+        approve = decision == "approve"
+        if not flow.decide(code, session.username if approve else None):
+            return render(
+                "login_done.html",
+                404,
+                heading="Code not found",
+                message="That code is unknown, expired or already used; run 'rise login' again.",
+            )
+        if approve:
+            return render(
+                "login_done.html",
+                heading="Login approved",
+                message="You may close this page and return to the command line.",
+            )
+        return render(
+            "login_done.html",
+            heading="Login denied",
+            message="The command line was refused; nothing was signed in.",
+        )
+
+    return [
+        Route(DEVICE_ENDPOINT, device_code, methods=["POST"]),
+        Route("/oauth/token", token, methods=["POST"]),
+        Route(LOGIN_PAGE, login_page, methods=["GET"]),
+        Route(LOGIN_PAGE, login_post, methods=["POST"]),
+    ]
+
+
+def _set_cookie(response: Response, sid: str, secure: bool) -> None:
+    response.set_cookie(
+        COOKIE,
+        sid,
+        max_age=SESSION_SECONDS,
+        path="/oauth",
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+    )
+
+
+def _csrf_refused(render: Renderer) -> Response:
+    return render(
+        "login_done.html",
+        403,
+        heading="Session expired",
+        message="This form is stale or came from another site; open the link again.",
+    )
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A urlencoded form body, each field's first value."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/x-www-form-urlencoded":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send the fields as application/x-www-form-urlencoded",
+            "as OAuth 2.0 (RFC 6749) asks",
+        )
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    try:
+        fields = parse_qs(raw, max_num_fields=20)
+    except ValueError:
+        raise ApiError(400, "invalid_request", "too many form fields", "send at most 20") from None
+    return {k: v[0] for k, v in fields.items()}
+
+
+def _public_url(ctx: ServerContext, request: Request) -> str:
+    return (ctx.config.public_url or str(request.base_url)).rstrip("/")
+
+
+def _oauth_error(error: str, description: str, status: int = 400) -> Response:
+    return _json(OAuthError(error=error, error_description=description), status)
+
+
+def _json(body: BaseModel, status: int = 200) -> Response:
+    return JSONResponse(
+        body.model_dump(mode="json", exclude_none=True),
+        status_code=status,
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )

@@ -1,0 +1,93 @@
+"""``rise login`` as a person does it: the CLI prints a link, Chromium signs in and approves."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import rtoml
+
+from tests.server.conftest import ADMIN_PASSWORD, RunningServer
+from tests.support.rise_cli import TREE, RiseCli
+
+LINK = re.compile(
+    r"^Please login to rise at (http://127\.0\.0\.1:\d+/oauth/login\?code=([A-Z]{4}-[A-Z]{4}))$"
+)
+
+
+def _start_login(rise: RiseCli, server: RunningServer) -> tuple[subprocess.Popen[str], str, str]:
+    """``rise login URL`` running; its link and user code (from its first line)."""
+    process = subprocess.Popen(
+        rise.command("login", server.url),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=rise.env(CI="true"),
+        cwd=TREE,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline().rstrip("\n")
+    found = LINK.match(first)
+    if not found:
+        process.kill()
+        raise AssertionError(f"unexpected first line {first!r}: {process.communicate()}")
+    return process, found.group(1), found.group(2)
+
+
+def _sign_in(browser: Any, link: str, code: str) -> Any:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(link)
+    assert code in page.inner_text("main")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("#user-code")
+    assert page.inner_text("#user-code") == code
+    assert "Signed in as admin" in page.inner_text("main")
+    cookie = next(c for c in context.cookies() if c["name"] == "rise_login")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/oauth"
+    return page
+
+
+def _decide_in_browser(
+    server: RunningServer, browser: Any, rise: RiseCli, button: str, shown: str
+) -> tuple[int, str, str]:
+    """``rise login``, its link signed in and ``button`` clicked; its exit, stdout, stderr."""
+    process, link, code = _start_login(rise, server)
+    try:
+        page = _sign_in(browser, link, code)
+        page.get_by_role("button", name=button).click()
+        page.wait_for_selector(f"text={shown}")
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    return process.returncode, out, err
+
+
+def test_rise_login_through_the_browser(server: RunningServer, browser: Any, tmp_path: Path):
+    rise = RiseCli(tmp_path / "home")
+    status, out, err = _decide_in_browser(server, browser, rise, "Approve", "Login approved")
+    assert status == 0, err
+    assert out == "Login successful! Welcome back, admin!\n"
+    assert "user:   admin (admin)" in rise.ok("whoami")
+    profile = rtoml.loads(rise.config_file.read_text())["profiles"]["default"]
+    assert profile["access_token"] and profile["refresh_token"]
+    assert profile["access_token"] not in out + err
+
+
+def test_rise_login_denied_in_the_browser(server: RunningServer, browser: Any, tmp_path: Path):
+    rise = RiseCli(tmp_path / "home")
+    status, _, err = _decide_in_browser(server, browser, rise, "Deny", "Login denied")
+    assert status == 3
+    assert "the login was denied on the login page" in err
+    assert not rise.config_file.exists()
+
+
+def test_password_login_is_still_there_with_u(server: RunningServer, tmp_path: Path):
+    rise = RiseCli(tmp_path / "home")
+    out = rise.ok("login", server.url, "-u", "admin", "--password-stdin", input=ADMIN_PASSWORD)
+    assert out == "Login successful! Welcome back, admin!\n"
