@@ -162,7 +162,9 @@ def _changes(
         _change(repo, project, "env.toml", functools.partial(_set_variable, i))
         with clocks() as c:
             report = _pass(reconciler, runtime)
-        assert report.projects == 1 and not report.failed, report
+        # On a real cluster the pass also looks again at rollouts still in progress, so it
+        # may hold more projects than the one changed; only that one may be written.
+        assert report.applied == 1 and not report.failed, report
         walls.append(c[0])
         cpus.append(c[1])
         requests.append(sum(runtime.request_counts.values()))
