@@ -44,7 +44,7 @@ _DEPLOYMENT_ID: TypeAdapter[str] = TypeAdapter(DeploymentId)
 
 
 @dataclass(frozen=True)
-class _Recorded:
+class RecordedDeployment:
     """One deployment as found in history: its latest content and the commit that made it."""
 
     deployment: DeploymentFile
@@ -74,7 +74,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         principal = await caller(request, ctx)
         state = await blocking(visible_project, ctx.store, principal, name)
         limit = query_int(request, "limit", _DEFAULT_LIMIT, 1, _MAX_LIMIT)
-        recorded = await blocking(_history, ctx, name, limit)
+        recorded = await blocking(deployment_history, ctx, name, limit)
         rows = [_info(ctx, name, r, state.deployment) for r in recorded]
         return respond(rows)
 
@@ -83,7 +83,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         wanted = _deployment_id(request)
         principal = await caller(request, ctx)
         state = await blocking(visible_project, ctx.store, principal, name)
-        found = await blocking(_find, ctx, name, wanted)
+        found = await blocking(find_deployment, ctx, name, wanted)
         return respond(_info(ctx, name, found, state.deployment))
 
     async def stop_deployment(request: Request) -> Response:
@@ -199,7 +199,7 @@ async def _deploy(
     app = _app_config(name, body.app_config)
     # Check access before reading history: it must not reveal anything of a private project.
     await blocking(visible_project, ctx.store, principal, name, Access.CHANGE)
-    source = await blocking(_find, ctx, name, body.from_) if body.from_ else None
+    source = await blocking(find_deployment, ctx, name, body.from_) if body.from_ else None
     if app is None and source is not None:
         app = await blocking(_app_at, ctx, name, source.commit)
     deployment = _new_deployment(ctx, principal, body, source)
@@ -229,7 +229,10 @@ async def _deploy(
 
 
 def _new_deployment(
-    ctx: ServerContext, principal: Principal, body: DeploymentCreate, source: _Recorded | None
+    ctx: ServerContext,
+    principal: Principal,
+    body: DeploymentCreate,
+    source: RecordedDeployment | None,
 ) -> DeploymentFile:
     base = source.deployment if source else None
     return DeploymentFile(
@@ -289,10 +292,12 @@ def _check_review(name: str, project: ProjectFile, *, reviewed: bool) -> None:
         )
 
 
-def _history(ctx: ServerContext, name: str, limit: int | None) -> list[_Recorded]:
+def deployment_history(
+    ctx: ServerContext, name: str, limit: int | None
+) -> list[RecordedDeployment]:
     """Deployments newest first: each with its latest content and the commit that created it."""
     path = project_file(name, "deployment.toml")
-    found: dict[str, _Recorded] = {}
+    found: dict[str, RecordedDeployment] = {}
     lifetime = project_file(name, "project.toml")
     for entry in ctx.store.repo.history(path, limit=limit, within=lifetime):
         if entry.data is None:
@@ -305,13 +310,13 @@ def _history(ctx: ServerContext, name: str, limit: int | None) -> list[_Recorded
         if latest is None:
             approvals = [v for k, v in parse_trailers(entry.message) if k == APPROVED_BY]
             pushed = entry.author if entry.committer != COMMITTER[0] else None
-            latest = _Recorded(deployment, entry.commit, approvals, pushed)
+            latest = RecordedDeployment(deployment, entry.commit, approvals, pushed)
         found[deployment.id] = replace(latest, commit=entry.commit)
     return list(found.values())
 
 
 def _info(
-    ctx: ServerContext, name: str, recorded: _Recorded, current: DeploymentFile | None
+    ctx: ServerContext, name: str, recorded: RecordedDeployment, current: DeploymentFile | None
 ) -> DeploymentInfo:
     info = deployment_info(ctx, name, recorded.deployment, current, recorded.commit)
     update: dict[str, object] = {"approved_by": recorded.approved_by}
@@ -320,8 +325,8 @@ def _info(
     return info.model_copy(update=update)
 
 
-def _find(ctx: ServerContext, name: str, wanted: str) -> _Recorded:
-    for recorded in _history(ctx, name, None):
+def find_deployment(ctx: ServerContext, name: str, wanted: str) -> RecordedDeployment:
+    for recorded in deployment_history(ctx, name, None):
         if recorded.deployment.id == wanted:
             return recorded
     raise not_found(
@@ -371,7 +376,7 @@ async def _dry_run(
     """
     app = _app_config(name, body.app_config)
     await blocking(visible_project, ctx.store, principal, name, Access.CHANGE)
-    source = await blocking(_find, ctx, name, body.from_) if body.from_ else None
+    source = await blocking(find_deployment, ctx, name, body.from_) if body.from_ else None
     if app is None and source is not None:
         app = await blocking(_app_at, ctx, name, source.commit)
     return respond(await blocking(_dry_run_diff, ctx, principal, name, body, app, source))
@@ -383,7 +388,7 @@ def _dry_run_diff(
     name: str,
     body: DeploymentCreate,
     app: AppConfig | None,
-    source: _Recorded | None,
+    source: RecordedDeployment | None,
 ) -> DeploymentDryRun:
     from reconciler.compare import diff_states
     from reconciler.render import RenderSettings

@@ -49,7 +49,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         rows = [
             project_row(ctx, state)
             for name, state in sorted(snap.projects.items())
-            if _listed(principal, state, snap.teams.get)
+            if listed_for(principal, state, snap.teams.get)
         ]
         return respond(rows)
 
@@ -191,7 +191,8 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
     ]
 
 
-def _listed(principal: Principal, state: ProjectState, teams: TeamLookup) -> bool:
+def listed_for(principal: Principal, state: ProjectState, teams: TeamLookup) -> bool:
+    """Whether ``principal`` may see the project at all: the API's list and the dashboard's."""
     if state.project is None:
         return principal.is_admin  # invalid: only admins may learn it exists
     return project_access(principal, state.project, teams) >= Access.READ

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from reconciler.secrets import MASK
 from reconciler.server.api._access import visible_project_access
 from reconciler.server.api._views import deployment_info, project_detail, project_row
-from reconciler.server.api.deployments import _find, _history
-from reconciler.server.api.projects import _listed
+from reconciler.server.api.deployments import deployment_history, find_deployment
+from reconciler.server.api.projects import listed_for
 from reconciler.server.authz import Access, Principal, may_see_team
 from reconciler.server.context import ServerContext
 from reconciler.state import ProjectState, Snapshot
@@ -32,14 +32,14 @@ def visible_rows(ctx: ServerContext, principal: Principal, snap: Snapshot) -> li
     return [
         project_row(ctx, state)
         for _, state in sorted(snap.projects.items())
-        if _listed(principal, state, snap.teams.get)
+        if listed_for(principal, state, snap.teams.get)
     ]
 
 
 def may_see(principal: Principal, snap: Snapshot, project: str) -> ProjectState | None:
     """The project's state when ``principal`` may see it, else None (as if it did not exist)."""
     state = snap.projects.get(project)
-    if state is None or not _listed(principal, state, snap.teams.get):
+    if state is None or not listed_for(principal, state, snap.teams.get):
         return None
     return state
 
@@ -51,7 +51,7 @@ def project_page(ctx: ServerContext, principal: Principal, name: str) -> Project
     current = state.deployment
     history = [
         deployment_info(ctx, name, r.deployment, current, r.commit)
-        for r in _history(ctx, name, HISTORY_ROWS)
+        for r in deployment_history(ctx, name, HISTORY_ROWS)
     ]
     env: list[tuple[str, str, bool]] = []
     if may_change and state.env is not None:  # env names need the right the API asks for
@@ -66,7 +66,7 @@ def deployment_page(
 ) -> tuple[DeploymentInfo, bool]:
     """The deployment and whether ``principal`` may roll back to it. Blocking."""
     state, access = visible_project_access(ctx.store, principal, name)
-    found = _find(ctx, name, deployment)
+    found = find_deployment(ctx, name, deployment)
     info = deployment_info(ctx, name, found.deployment, state.deployment, found.commit)
     return info, access >= Access.CHANGE
 
