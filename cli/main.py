@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("cli.render:render", "Print the Kubernetes manifests of a project."),
     "diff": ("cli.diff:diff", "Show what a deploy, or a commit, would change."),
     "server": ("cli.server:server", "Run the rise server (API, auth, webhooks, reconciler)."),
-    "build": ("cli.build.command:build", "Build an app's container image without deploying."),
+    "build": ("cli.images.command:build", "Build an app's container image without deploying."),
     "reconcile": ("cli.reconcile:reconcile", "Reconcile a state repository against a runtime."),
     "team": ("cli.teams:team", "Create and manage teams (alias: t)."),
     "env": ("cli.env:env", "Set and read a project's environment variables and secrets."),
