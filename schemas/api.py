@@ -356,6 +356,11 @@ class DeploymentDryRun(Payload):
     image: str = Field(description="the image the deploy would run, pinned by digest")
     environment: str | None = None
     base: str | None = Field(default=None, description="the state-repo commit diffed against")
+    compared_with: Literal["live", "main"] = Field(
+        default="main",
+        description="the diff's left side: the live objects (a runtime that can read them), "
+        "or the render of the state repository's main branch",
+    )
     changed: bool
     objects: list[ObjectChange]
     warnings: list[str] = Field(default_factory=list)
