@@ -17,6 +17,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from joserfc import jwt
@@ -145,3 +146,42 @@ def _handler(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             pass  # keep test output quiet
 
     return Handler
+
+
+def github_actions_claims(
+    issuer: LocalIssuer,
+    audience: str,
+    repository: str = "org/app",
+    ref: str = "refs/heads/main",
+    **extra: Any,
+) -> dict[str, Any]:
+    """Claims shaped like a GitHub Actions OIDC token of a push to ``ref`` of ``repository``."""
+    owner = repository.split("/")[0]
+    return issuer.claims(
+        aud=audience,
+        sub=f"repo:{repository}:ref:{ref}",
+        repository=repository,
+        repository_owner=owner,
+        repository_id="123456",
+        ref=ref,
+        ref_type="branch",
+        sha="0123456789abcdef0123456789abcdef01234567",
+        workflow="deploy",
+        job_workflow_ref=f"{repository}/.github/workflows/deploy.yml@{ref}",
+        event_name="push",
+        actor="octocat",
+        run_id="987654321",
+        runner_environment="github-hosted",
+        **extra,
+    )
+
+
+def trusting_config(path: Path, issuer: LocalIssuer, audience: str, refresh: float = 0.5) -> Path:
+    """A server configuration file that trusts ``issuer`` for ``audience``."""
+    path.write_text(
+        "[[auth.trusted_issuers]]\n"
+        f'issuer = "{issuer.url}"\n'
+        f'audience = "{audience}"\n'
+        f"jwks_refresh_seconds = {refresh}\n"
+    )
+    return path
