@@ -33,7 +33,7 @@ from benchmarks._report import figure, median_ms, p99_ms, samples
 from reconciler.server.jwt_verify import IssuerKeys, verify_jwt
 from tests.login.conftest import LoginPage, poll, start_device_login
 from tests.server.conftest import Api, start_server
-from tests.support.issuer import LocalIssuer, github_actions_claims, trusting_config
+from tests.support.issuer import LocalIssuer, github_actions_claims, start_trusting_server
 
 AUDIENCE = "rise-ci"
 
@@ -102,8 +102,7 @@ def _trusted_issuer(args: argparse.Namespace) -> None:
                 cold = samples(functools.partial(_verify_cold, token, fresh), 50)
             figure(f"verify_jwt {alg}, cold (discovery+JWKS+verify) p50", median_ms(cold), "ms")
     with LocalIssuer() as issuer, tempfile.TemporaryDirectory() as tmp:
-        config = trusting_config(Path(tmp) / "server.toml", issuer, AUDIENCE, refresh=30)
-        server = start_server(Path(tmp) / "data", args=("--config", str(config)))
+        server = start_trusting_server(Path(tmp), issuer, AUDIENCE, refresh=30)
         try:
             admin = server.admin()
             for n in range(args.accounts):

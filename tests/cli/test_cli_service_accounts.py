@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.conftest import RunningServer, image, start_server
-from tests.support.issuer import LocalIssuer, github_actions_claims, trusting_config
+from tests.server.conftest import RunningServer, image
+from tests.support.issuer import LocalIssuer, github_actions_claims, start_trusting_server
 from tests.support.rise_cli import RiseCli
 
 AUDIENCE = "https://rise.example/ci"
@@ -29,9 +29,7 @@ def issuer() -> Iterator[LocalIssuer]:
 def server(
     tmp_path_factory: pytest.TempPathFactory, issuer: LocalIssuer
 ) -> Iterator[RunningServer]:
-    folder = tmp_path_factory.mktemp("sa-cli")
-    config = trusting_config(folder / "server.toml", issuer, AUDIENCE)
-    running = start_server(folder / "data", args=("--config", str(config)))
+    running = start_trusting_server(tmp_path_factory.mktemp("sa-cli"), issuer, AUDIENCE)
     yield running
     running.terminate()
 

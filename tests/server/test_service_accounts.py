@@ -17,8 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server.conftest import Api, RunningServer, image, start_server
-from tests.support.issuer import LocalIssuer, generate_key, github_actions_claims, trusting_config
+from tests.server.conftest import Api, RunningServer, image
+from tests.support.issuer import (
+    LocalIssuer,
+    generate_key,
+    github_actions_claims,
+    start_trusting_server,
+)
 
 AUDIENCE = "rise-ci"
 ACCOUNTS = "/api/v1/projects/{}/service-accounts"
@@ -34,9 +39,7 @@ def issuer() -> Iterator[LocalIssuer]:
 def server(
     tmp_path_factory: pytest.TempPathFactory, issuer: LocalIssuer
 ) -> Iterator[RunningServer]:
-    folder = tmp_path_factory.mktemp("service-accounts")
-    config = trusting_config(folder / "server.toml", issuer, AUDIENCE)
-    running = start_server(folder / "data", args=("--config", str(config)))
+    running = start_trusting_server(tmp_path_factory.mktemp("service-accounts"), issuer, AUDIENCE)
     admin = running.admin()
     for project in ("app", "other"):
         admin.ok("POST", "/api/v1/projects", {"name": project, "visibility": "public"}, 201)

@@ -23,6 +23,8 @@ from typing import Any
 from joserfc import jwt
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
+from tests.server.conftest import RunningServer, start_server
+
 Key = RSAKey | ECKey | OKPKey
 
 
@@ -185,3 +187,11 @@ def trusting_config(path: Path, issuer: LocalIssuer, audience: str, refresh: flo
         f"jwks_refresh_seconds = {refresh}\n"
     )
     return path
+
+
+def start_trusting_server(
+    folder: Path, issuer: LocalIssuer, audience: str, refresh: float = 0.5
+) -> RunningServer:
+    """A ``rise server`` (data in ``folder/data``) that trusts ``issuer`` for ``audience``."""
+    config = trusting_config(folder / "server.toml", issuer, audience, refresh)
+    return start_server(folder / "data", args=("--config", str(config)))
