@@ -27,7 +27,8 @@ def _claims(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
     claims: dict[str, str] = {}
     for value in values:
         name, sep, pattern = value.partition("=")
-        if not sep or not name.strip() or not pattern:
+        name = name.strip()
+        if not sep or not name or not pattern:
             raise click.BadParameter(
                 f"{value!r} is not NAME=VALUE; e.g. --claim repository=org/app "
                 "--claim ref=refs/heads/main (VALUE may use * ? [..] globs)",
@@ -36,7 +37,7 @@ def _claims(ctx: click.Context, param: click.Parameter, values: tuple[str, ...])
             )
         if name in claims:
             raise click.BadParameter(f"claim {name!r} is given twice", ctx, param)
-        claims[name.strip()] = pattern
+        claims[name] = pattern
     return claims
 
 

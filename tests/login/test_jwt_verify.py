@@ -260,3 +260,19 @@ def test_junk_after_a_valid_header_only_ever_raises_token_refused(
     header = _b64(json.dumps({"alg": "RS256", "kid": issuer.signing_kid}).encode())
     with pytest.raises(TokenRefused, match=r"signature does not verify|not a JWT"):
         verify_jwt(f"{header}.{payload}.{signature}", keys, audience=AUDIENCE)
+
+
+def test_odd_keys_in_the_set_do_not_hide_the_good_one() -> None:
+    with LocalIssuer() as other:
+        good = other.jwks()["keys"]
+        junk = [
+            {"kty": "RSA", "kid": "broken", "n": "!!", "e": "AQAB"},
+            {"kty": "oct", "kid": "secret", "k": "c2VjcmV0"},
+            {**good[0], "kid": "for-encryption", "use": "enc"},
+            {**good[0], "kid": None},
+            "not a key",
+        ]
+        other.jwks = lambda: {"keys": [*junk, *good]}  # type: ignore[method-assign]
+        keys = IssuerKeys(other.url)
+        assert verify_jwt(other.mint(other.claims(aud=AUDIENCE)), keys, audience=AUDIENCE)
+        assert keys.kids == {other.signing_kid}

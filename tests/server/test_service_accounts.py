@@ -241,8 +241,9 @@ def test_a_rotated_key_validates_without_a_restart(
     assert _ci(server, issuer).ok("GET", "/api/v1/me")  # the server holds the current keys
     new_kid = issuer.rotate(drop_old=True)
     time.sleep(0.6)  # past jwks_refresh_seconds since the server's last fetch
-    ci = _ci(server, issuer)
-    assert json.loads(base64.urlsafe_b64decode(ci.token.split(".")[0] + "=="))["kid"] == new_kid
+    token = issuer.mint(github_actions_claims(issuer, AUDIENCE))
+    assert json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))["kid"] == new_kid
+    ci = _as(server, token)
     assert ci.ok("GET", "/api/v1/me")["username"] == "app/ci"
 
 
