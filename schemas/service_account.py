@@ -11,13 +11,15 @@ match. ``*`` alone is refused: it would let anything the issuer signs match.
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, model_validator
 
 from schemas.base import FileModel, Payload, RequestBody
 from schemas.names import Name
 
 MAX_CLAIMS = 20
+MAX_PATTERN_LENGTH = 512
 # Checked by rise itself before any matcher; matching on them would say nothing, or could not
 # match (they are numbers).
 RESERVED_CLAIMS = frozenset({"iss", "aud", "exp", "nbf", "iat", "jti"})
@@ -35,8 +37,11 @@ def claim_problem(name: str, pattern: str) -> str | None:
         return f"claim {name!r} is checked by rise itself; match on the token's other claims"
     if not pattern:
         return f"claim {name!r} needs a value to match (e.g. {name}=org/app)"
-    if len(pattern) > 512:
-        return f"the value of claim {name!r} is {len(pattern)} characters long; the limit is 512"
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        return (
+            f"the value of claim {name!r} is {len(pattern)} characters long; "
+            f"the limit is {MAX_PATTERN_LENGTH}"
+        )
     if set(pattern) <= {"*"}:
         return (
             f"claim {name!r} = {pattern!r} matches anything, so any token of the issuer would "
@@ -50,9 +55,43 @@ def is_issuer_url(issuer: str) -> bool:
     return issuer.startswith(("https://", "http://127.", "http://[::1]", "http://localhost"))
 
 
+def _checked_claims(claims: dict[str, str]) -> dict[str, str]:
+    if not claims:
+        raise ValueError("at least one claim matcher is required, or any token would match")
+    if len(claims) > MAX_CLAIMS:
+        raise ValueError(f"{len(claims)} claim matchers; the limit is {MAX_CLAIMS}")
+    for name, pattern in claims.items():
+        problem = claim_problem(name, pattern)
+        if problem:
+            raise ValueError(problem)
+    return claims
+
+
+# The same rules for JSON Schema readers (editors, the OpenAPI document, its fuzzer).
+CLAIMS_JSON_SCHEMA = {
+    "type": "object",
+    "description": "claim name -> fnmatch pattern (* ? [..]) its string value must match",
+    "minProperties": 1,
+    "maxProperties": MAX_CLAIMS,
+    "propertyNames": {
+        "pattern": _CLAIM_NAME.pattern,
+        "not": {"enum": sorted(RESERVED_CLAIMS)},
+    },
+    "additionalProperties": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_PATTERN_LENGTH,
+        "pattern": "[^*]",
+    },
+}
+Claims = Annotated[
+    dict[str, str], AfterValidator(_checked_claims), WithJsonSchema(CLAIMS_JSON_SCHEMA)
+]
+
+
 class ServiceAccountFile(FileModel):
     issuer: str = Field(description="the trusted issuer's URL (the token's iss claim)")
-    claims: dict[str, str] = Field(
+    claims: Claims = Field(
         description=(
             "claims the token must carry, each matching its fnmatch pattern (* ? [..]), "
             "e.g. repository = 'org/app', ref = 'refs/heads/*'"
@@ -61,17 +100,9 @@ class ServiceAccountFile(FileModel):
     created_by: str | None = None
 
     @model_validator(mode="after")
-    def _claims_constrain(self) -> ServiceAccountFile:
+    def _https_issuer(self) -> ServiceAccountFile:
         if not is_issuer_url(self.issuer):
             raise ValueError(f"issuer {self.issuer!r} must be an https:// URL")
-        if not self.claims:
-            raise ValueError("at least one claim matcher is required, or any token would match")
-        if len(self.claims) > MAX_CLAIMS:
-            raise ValueError(f"{len(self.claims)} claim matchers; the limit is {MAX_CLAIMS}")
-        for name, pattern in self.claims.items():
-            problem = claim_problem(name, pattern)
-            if problem:
-                raise ValueError(problem)
         return self
 
 
@@ -80,7 +111,7 @@ class ServiceAccountCreate(RequestBody):
 
     name: Name
     issuer: str = Field(description="one of the server's [[auth.trusted_issuers]]")
-    claims: dict[str, str] = Field(description="claim name -> fnmatch pattern; at least one")
+    claims: Claims
 
 
 class ServiceAccountInfo(Payload):

@@ -72,7 +72,9 @@ class Authenticator:
     async def authenticate(self, request: Request) -> Principal | None:
         try:
             return await self.identify(request)
-        except ApiError:
+        except ApiError as exc:
+            if exc.status == 403:
+                raise  # known, but not allowed here (a service account elsewhere): say so
             return None
 
     async def identify(self, request: Request) -> Principal:

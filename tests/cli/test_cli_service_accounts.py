@@ -12,9 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.conftest import RunningServer, image
-from tests.support.issuer import LocalIssuer, github_actions_claims, start_trusting_server
+from tests.server.conftest import ADMIN_PASSWORD, RunningServer, image
+from tests.support.deploy_stack import Cli, start_deploy_stack
+from tests.support.issuer import (
+    LocalIssuer,
+    github_actions_claims,
+    start_trusting_server,
+    trusting_config,
+)
 from tests.support.rise_cli import RiseCli
+from tests.support.tools import require_tool
 
 AUDIENCE = "https://rise.example/ci"
 
@@ -117,3 +124,33 @@ def test_bad_input_says_what_and_how_to_fix(owner: RiseCli, issuer: LocalIssuer)
     missing = owner.fails(4, "sa", "rm", "shop", "nope", "-y")
     assert "service account 'shop/nope' not found" in missing
     assert "not found" in owner.fails(4, "sa", "ls", "shpo")
+
+
+def test_a_pipeline_builds_pushes_and_deploys_its_folder(
+    tmp_path: Path, issuer: LocalIssuer
+) -> None:
+    """The whole `rise deploy` of a CI job: build, push with credentials its token got, deploy."""
+    require_tool("buildah", "apt-get install buildah")
+    config = trusting_config(tmp_path / "server.toml", issuer, AUDIENCE)
+    stack = start_deploy_stack(tmp_path / "stack", ("--config", str(config)))
+    try:
+        stack.cli.login(stack.server.url, "admin", ADMIN_PASSWORD)
+        for args in (("p", "c", "web"), ("p", "c", "api")):
+            assert stack.rise(*args).returncode == 0
+        account = ("sa", "c", "web", "ci", "--issuer", issuer.url, "--claim", "repository=org/web")
+        assert stack.rise(*account).returncode == 0, stack.rise(*account).stderr
+        app = stack.app(tmp_path / "web", "web")
+        token = issuer.mint(github_actions_claims(issuer, AUDIENCE, repository="org/web"))
+        job = Cli(tmp_path / "job", {**stack.cli.extra_env, "RISE_URL": stack.server.url})
+        job.extra_env["RISE_TOKEN"] = token
+        done = job.rise("deploy", "--no-follow", "-o", "json", cwd=app)
+        assert done.returncode == 0, done.stderr
+        deployed = json.loads(done.stdout)
+        assert deployed["created_by"] == "service-account:web/ci"
+        assert deployed["image"].startswith(f"{stack.registry.host}/web@sha256:")
+        # its push credentials are for its own project only
+        other = job.rise("deploy", "api", "--no-follow", cwd=stack.app(tmp_path / "api", "api"))
+        assert other.returncode == 3, other.stderr
+        assert "belongs to project 'web' and may not use project 'api'" in other.stderr
+    finally:
+        stack.stop()

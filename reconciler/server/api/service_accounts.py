@@ -41,7 +41,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
 
     async def show_account(request: Request) -> Response:
         project = path_name(request, "project", "project name")
-        name = path_name(request, "name", "service account name")
+        name = path_name(request, "account", "service account name")
         principal = await caller(request, ctx)
         accounts = await blocking(_visible_accounts, ctx, principal, project)
         if name not in accounts:
@@ -73,7 +73,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
 
     async def delete_account(request: Request) -> Response:
         project = path_name(request, "project", "project name")
-        name = path_name(request, "name", "service account name")
+        name = path_name(request, "account", "service account name")
         principal = await caller(request, ctx)
 
         removed: list[ServiceAccountFile] = []
@@ -94,7 +94,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
         return respond(_info(project, name, removed[-1], result.commit))
 
     base = "/api/v1/projects/{project}/service-accounts"
-    item = f"{base}/{{name}}"
+    item = f"{base}/{{account}}"
     return [
         ApiRoute(
             base,
