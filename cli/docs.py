@@ -73,6 +73,14 @@ EXAMPLES: dict[str, list[str]] = {
         "rise t update devops --add-owner niklas",
     ],
     "team delete": ["rise t rm devops --yes"],
+    "service-account create": [
+        "rise sa create shop deploy --issuer https://token.actions.githubusercontent.com "
+        "--claim repository=acme/shop --claim ref=refs/heads/main",
+        "rise sa create shop gitlab --issuer https://gitlab.com "
+        "--claim project_path=acme/shop --claim 'ref=release-*'",
+    ],
+    "service-account list": ["rise sa ls shop", "rise sa ls shop -o json"],
+    "service-account delete": ["rise sa rm shop deploy --yes"],
     "env set": [
         "rise env set secret-app LOG_LEVEL debug",
         "rise env set secret-app DATABASE_URL --secret       # asks, input hidden",

@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("cli.images.command:build", "Build an app's container image without deploying."),
     "reconcile": ("cli.reconcile:reconcile", "Reconcile a state repository against a runtime."),
     "team": ("cli.teams:team", "Create and manage teams (alias: t)."),
+    "service-account": (
+        "cli.service_accounts:service_account",
+        "Let CI pipelines deploy a project with their own tokens (alias: sa).",
+    ),
     "env": ("cli.env:env", "Set and read a project's environment variables and secrets."),
     "profile": ("cli.profiles:profile", "Switch between rise servers (like kubectl contexts)."),
     "completion": ("cli.completion:completion", "Print the shell completion script."),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from schemas.app import Quantity
 from schemas.base import FileModel
 from schemas.names import Name
+from schemas.service_account import is_issuer_url
 
 
 class StateConfig(FileModel):
@@ -59,9 +60,26 @@ class OidcConfig(FileModel):
 
 
 class TrustedIssuer(FileModel):
-    issuer: str
-    audience: str
-    jwks_url: str | None = None
+    """An issuer whose JWTs act as service accounts (docs/auth.md): GitHub Actions, GitLab CI."""
+
+    issuer: str = Field(
+        description="the tokens' iss, e.g. https://token.actions.githubusercontent.com"
+    )
+    audience: str = Field(description="the aud tokens must carry for this server")
+    jwks_url: str | None = Field(default=None, description="default: from OpenID discovery")
+    jwks_refresh_seconds: float = Field(
+        default=30.0,
+        ge=0.1,
+        le=3600,
+        description="least time between two key-set fetches caused by an unknown kid",
+    )
+
+    @model_validator(mode="after")
+    def _secure_urls(self) -> TrustedIssuer:
+        for field, url in (("issuer", self.issuer), ("jwks_url", self.jwks_url)):
+            if url is not None and not is_issuer_url(url):
+                raise ValueError(f"{field} {url!r} must be an https:// URL")
+        return self
 
 
 class DeviceFlowConfig(FileModel):

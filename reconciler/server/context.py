@@ -34,6 +34,7 @@ from reconciler.server.metrics import Metrics
 from reconciler.server.store import Store
 from reconciler.server.throttle import PasswordGate, RateLimiter
 from reconciler.server.tokens import TokenService
+from reconciler.server.trusted_issuers import TrustedIssuers
 from reconciler.server.users import UserError, UserStore
 from reconciler.state import Remote, StateError, StateRepo
 from reconciler.status import Controller
@@ -135,9 +136,11 @@ def build_context(
         controller = build_controller(
             config, repo, metrics, secrets_box, routes=routes, pull_auth=_puller(registry)
         )
+    store = Store(repo, metrics)
+    trusted = TrustedIssuers(config.auth.trusted_issuers, store.snapshot)
     return ServerContext(
         config=config,
-        store=Store(repo, metrics),
+        store=store,
         users=users,
         tokens=tokens,
         authenticator=Authenticator(
@@ -148,6 +151,7 @@ def build_context(
                 RateLimiter(local.login_per_second, local.login_burst),
                 concurrency=local.hashing_concurrency,
             ),
+            trusted,
         ),
         secrets=secrets_box,
         controller=controller,
