@@ -1,0 +1,190 @@
+"""Sign-in through an OpenID provider: ``/oauth/oidc/<provider>/start`` and ``/callback``.
+
+``start`` is linked from the device login page (``?device=USER-CODE``) and the dashboard's
+sign-in page (``?next=/ui/...``). It keeps the sign-in's state, nonce and PKCE verifier in
+memory under a random id, sets that id as a cookie (HttpOnly, SameSite=Lax, Secure on https,
+path ``/oauth/oidc/``, ten minutes) and sends the browser to the provider. The callback
+takes that entry out (single use), checks the returned ``state`` against it in constant
+time, lets the broker trade the code and validate the ID token, creates or updates the
+user, syncs their teams, and lands the person back where they started: the device code's
+approval page (signed in, still to approve by a click), or the dashboard page.
+A callback in a browser that did not start the sign-in finds no entry and is refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from reconciler.server import login_pages, oidc_accounts
+from reconciler.server.context import ServerContext
+from reconciler.server.oidc import Broker, OidcError, Pending
+from reconciler.server.ui import session as ui_session
+from reconciler.server.ui.pages import safe_next
+
+log = logging.getLogger("rise.oidc")
+
+COOKIE = "rise_oidc"
+COOKIE_PATH = "/oauth/oidc/"
+PENDING_SECONDS = 600
+MAX_PENDING = 10_000
+
+
+@dataclass(frozen=True)
+class Landing:
+    """Where the person goes after the provider: a device code's page, or the dashboard."""
+
+    kind: Literal["device", "ui"]
+    target: str
+
+
+@dataclass(frozen=True)
+class _Entry:
+    pending: Pending
+    landing: Landing
+    expires_at: float
+
+
+class PendingSignIns:
+    """Sign-ins on their way through a provider, by the browser's cookie; single use."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._items: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, pending: Pending, landing: Landing) -> str:
+        key = secrets.token_urlsafe(32)
+        with self._lock:
+            self._items[key] = _Entry(pending, landing, self._clock() + PENDING_SECONDS)
+            while len(self._items) > MAX_PENDING:
+                self._items.popitem(last=False)
+        return key
+
+    def take(self, key: str | None) -> _Entry | None:
+        with self._lock:
+            entry = self._items.pop(key or "", None)
+        if entry is None or self._clock() >= entry.expires_at:
+            return None
+        return entry
+
+
+def routes(ctx: ServerContext, sessions: login_pages.Sessions) -> list[BaseRoute]:
+    if not ctx.config.auth.oidc:
+        return []
+    broker = Broker.from_config(ctx.config.auth.oidc, ctx.oidc_secrets)
+    pending = PendingSignIns()
+    secure = (ctx.config.public_url or "").startswith("https://")
+
+    def callback_url(request: Request, name: str) -> str:
+        base = (ctx.config.public_url or str(request.base_url)).rstrip("/")
+        return f"{base}/oauth/oidc/{name}/callback"
+
+    def failed(message: str, status: int) -> Response:
+        return login_pages.simple_page("Sign-in failed", message, status)
+
+    async def start(request: Request) -> Response:
+        name = str(request.path_params["provider"])
+        provider = broker.get(name)
+        if provider is None:
+            return failed(f"There is no sign-in provider named {name!r} on this server.", 404)
+        device = request.query_params.get("device")
+        if device is not None:
+            landing = Landing("device", device)
+        else:
+            landing = Landing("ui", safe_next(request.query_params.get("next")))
+        try:
+            url, started = await run_in_threadpool(provider.begin, callback_url(request, name))
+        except OidcError as exc:
+            log.error("[auth.oidc] %s", exc)
+            return failed(f"{provider.config.label} cannot be reached right now ({exc}).", 502)
+        response = RedirectResponse(url, status_code=303)
+        response.set_cookie(
+            COOKIE,
+            pending.add(started, landing),
+            max_age=PENDING_SECONDS,
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+        )
+        return login_pages.no_store(response)
+
+    async def callback(request: Request) -> Response:
+        name = str(request.path_params["provider"])
+        entry = pending.take(request.cookies.get(COOKIE))
+        state = request.query_params.get("state", "")
+        if (
+            entry is None
+            or entry.pending.provider != name
+            or not hmac.compare_digest(entry.pending.state, state)
+        ):
+            return _forget(
+                failed(
+                    "This sign-in was not started in this browser, was already used, or took "
+                    "longer than ten minutes. Start again from the login page.",
+                    400,
+                )
+            )
+        provider = broker.get(name)
+        assert provider is not None  # an entry is only made for a configured provider
+        if "error" in request.query_params:
+            said = request.query_params.get("error_description") or request.query_params["error"]
+            return _forget(failed(f"{provider.config.label} did not sign you in: {said}", 401))
+        code = request.query_params.get("code", "")
+        try:
+            identity = await run_in_threadpool(
+                provider.finish, code, entry.pending, callback_url(request, name)
+            )
+        except OidcError as exc:
+            log.warning("[auth.oidc] sign-in refused: %s", exc)
+            return _forget(failed(str(exc), 401))
+        user = await run_in_threadpool(oidc_accounts.sign_in, ctx.users, identity)
+        teams = await run_in_threadpool(
+            oidc_accounts.sync_teams,
+            ctx.store,
+            user.username,
+            identity.groups,
+            provider.config.group_teams,
+        )
+        request.state.user = user.username
+        log.info(
+            "signed in through provider",
+            extra={"provider": name, "user": user.username, "teams_changed": teams},
+        )
+        return _forget(land(entry.landing, user.username, user.password_version))
+
+    def land(landing: Landing, username: str, password_version: int) -> Response:
+        if landing.kind == "device":
+            sid, _ = sessions.new(username)
+            target = f"{login_pages.LOGIN_PAGE}?code={quote(landing.target)}"
+            response = RedirectResponse(target, status_code=303)
+            login_pages.set_session_cookie(response, sid, secure)
+            return login_pages.no_store(response)
+        pair = ctx.tokens.issue(username, "user", password_version)
+        response = RedirectResponse(landing.target, status_code=303)
+        ui_session.start_session(response, pair, secure)
+        return login_pages.no_store(response)
+
+    return [
+        Route("/oauth/oidc/{provider}/start", start, methods=["GET"]),
+        Route("/oauth/oidc/{provider}/callback", callback, methods=["GET"]),
+    ]
+
+
+def _forget(response: Response) -> Response:
+    response.delete_cookie(COOKIE, path=COOKIE_PATH)
+    return response
