@@ -288,8 +288,10 @@ def _environment() -> jinja2.Environment:
 
 def simple_page(heading: str, message: str, status: int = 200) -> Response:
     """A page that only says something (a failed sign-in, a finished approval)."""
-    html = _environment().get_template("login_done.html").render(
-        heading=heading, message=message, error=None
+    html = (
+        _environment()
+        .get_template("login_done.html")
+        .render(heading=heading, message=message, error=None)
     )
     return HTMLResponse(html, status_code=status, headers=_PAGE_HEADERS)
 
