@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from joserfc.jwk import RSAKey
+
 from reconciler.server.jwt_verify import TokenRefused
 from reconciler.server.oidc import OidcError, ProviderClient
 from schemas.server import OidcConfig

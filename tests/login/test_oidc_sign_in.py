@@ -151,7 +151,8 @@ def test_provider_users_have_no_password_and_their_names_are_reserved(
     assert login.status_code == 401
     admin = server.admin()
     taken = admin.put("/api/v1/users/corp-alice/password", json={"new_password": "a-password!"})
-    assert taken.status_code == 404 and "signs in through provider 'corp'" in taken.json()["message"]
+    assert taken.status_code == 404
+    assert "signs in through provider 'corp'" in taken.json()["message"]
     squat = admin.post("/api/v1/users", json={"username": "corp-mallory", "password": "pw-long-1"})
     assert squat.status_code == 409
     assert "belong to users of provider 'corp'" in squat.json()["message"]
@@ -209,9 +210,7 @@ def test_key_rotation_at_the_provider_needs_no_restart(
 
 def test_a_callback_from_another_browser_is_refused(server: RunningServer, browser: Any):
     """Login CSRF: a provider redirect (state and code) not started by this browser."""
-    answer = httpx.get(
-        f"{server.url}/oauth/oidc/corp/callback", params={"state": "s", "code": "c"}
-    )
+    answer = httpx.get(f"{server.url}/oauth/oidc/corp/callback", params={"state": "s", "code": "c"})
     assert answer.status_code == 400
     assert "not started in this browser" in answer.text
 
