@@ -9,8 +9,6 @@ provider's own login page, and land back where they were.
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.login.conftest import FAST
+from tests.login.conftest import FAST, start_rise_login
 from tests.server.conftest import RunningServer, start_server
 from tests.support.oidc_provider import (
     CLIENT_SECRET,
@@ -26,9 +24,8 @@ from tests.support.oidc_provider import (
     OidcProvider,
     provider_config,
 )
-from tests.support.rise_cli import TREE, RiseCli
+from tests.support.rise_cli import RiseCli
 
-LINK = re.compile(r"^Please login to rise at (http://\S+/oauth/login\?code=([A-Z]{4}-[A-Z]{4}))$")
 GROUPS = {"alice": ["platform-eng", "unmapped"], "bob": [], "admin": ["platform-eng"]}
 
 
@@ -61,30 +58,11 @@ def sign_in_at_provider(page: Any, login: str) -> None:
     page.click("button[type=submit]")
 
 
-def start_login(rise: RiseCli, server: RunningServer) -> tuple[subprocess.Popen[str], str, str]:
-    process = subprocess.Popen(
-        rise.command("login", server.url),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=rise.env(CI="true"),
-        cwd=TREE,
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline().rstrip("\n")
-    found = LINK.match(first)
-    if not found:
-        process.kill()
-        raise AssertionError(f"unexpected first line {first!r}: {process.communicate()}")
-    return process, found.group(1), found.group(2)
-
-
 def rise_login_through_provider(
     server: RunningServer, browser: Any, rise: RiseCli, login: str
 ) -> str:
     """``rise login``; its link opened, signed in at the provider, approved; stdout."""
-    process, link, code = start_login(rise, server)
+    process, link, code = start_rise_login(rise, server)
     context = browser.new_context()
     try:
         page = context.new_page()

@@ -121,18 +121,25 @@ class OidcProvider:
             f"{self.issuer}/auth", nonce=nonce, code_verifier=verifier
         )
         with httpx.Client(timeout=30) as browser:
-            answer = browser.get(url)
-            while answer.is_redirect:
-                answer = browser.get(urljoin(url, answer.headers["location"]))
-            form = re.search(r'<form[^>]*action="([^"]+)"', answer.text)
-            assert form, answer.text
-            target = urljoin(str(answer.url), form.group(1))
-            answer = browser.post(target, data={"prompt": "login", "login": login, "password": "x"})
-            while not answer.headers.get("location", "").startswith(redirect_uri):
-                assert answer.is_redirect, answer.text
-                answer = browser.get(urljoin(str(answer.url), answer.headers["location"]))
-        code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
+            location = self.follow_login(browser, url, login, redirect_uri)
+        code = parse_qs(urlsplit(location).query)["code"][0]
         return dict(oauth.fetch_token(f"{self.issuer}/token", code=code, code_verifier=verifier))
+
+    def follow_login(self, browser: httpx.Client, url: str, login: str, back_to: str) -> str:
+        """From ``url`` (an authorization request, or a rise page redirecting to one),
+        through the provider's login page as ``login``, to the redirect back to a URL
+        starting with ``back_to``; that URL (not followed)."""
+        answer = browser.get(url)
+        while answer.is_redirect and not answer.headers["location"].startswith(back_to):
+            answer = browser.get(urljoin(str(answer.url), answer.headers["location"]))
+        form = re.search(r'<form[^>]*action="([^"]+)"', answer.text)
+        assert form, answer.text
+        target = urljoin(str(answer.url), form.group(1))
+        answer = browser.post(target, data={"prompt": "login", "login": login, "password": "x"})
+        while not answer.headers.get("location", "").startswith(back_to):
+            assert answer.is_redirect, answer.text
+            answer = browser.get(urljoin(str(answer.url), answer.headers["location"]))
+        return str(answer.headers["location"])
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
