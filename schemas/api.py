@@ -193,6 +193,9 @@ class UserInfo(Payload):
     username: str
     is_admin: bool
     created_at: datetime
+    provider: str | None = Field(
+        default=None, description="the OpenID provider the user signs in through; null: local"
+    )
 
 
 class PasswordChange(RequestBody):

@@ -1,9 +1,12 @@
 """Sign-in through an OpenID provider: ``/oauth/oidc/<provider>/start`` and ``/callback``.
 
-``start`` is linked from the device login page (``?device=USER-CODE``) and the dashboard's
-sign-in page (``?next=/ui/...``). It keeps the sign-in's state, nonce and PKCE verifier in
-memory under a random id, sets that id as a cookie (HttpOnly, SameSite=Lax, Secure on https,
-path ``/oauth/oidc/``, ten minutes) and sends the browser to the provider. The callback
+``start`` is linked from the device login page (``?device=USER-CODE``), the dashboard's
+sign-in page (``?next=/ui/...``), or any other sign-in page under ``/oauth/`` that uses the
+login session (``?return=/oauth/...``). Each client may start ``START_BURST`` sign-ins at
+once and one more per second, so nobody floods the memory they live in. ``start`` keeps the
+sign-in's state, nonce and PKCE verifier in memory under a random id, sets that id as a
+cookie (HttpOnly, SameSite=Lax, Secure on https, path ``/oauth/oidc/``, ten minutes) and
+sends the browser to the provider. The callback
 takes that entry out (single use), checks the returned ``state`` against it in constant
 time, lets the broker trade the code and validate the ID token, creates or updates the
 user, syncs their teams, and lands the person back where they started: the device code's
@@ -15,14 +18,15 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -32,6 +36,7 @@ from starlette.routing import BaseRoute, Route
 from reconciler.server import login_pages, oidc_accounts
 from reconciler.server.context import ServerContext
 from reconciler.server.oidc import Broker, OidcError, Pending
+from reconciler.server.throttle import RateLimiter
 from reconciler.server.ui import session as ui_session
 from reconciler.server.ui.pages import safe_next
 
@@ -41,14 +46,18 @@ COOKIE = "rise_oidc"
 COOKIE_PATH = "/oauth/oidc/"
 PENDING_SECONDS = 600
 MAX_PENDING = 10_000
+START_BURST = 20
+START_PER_SECOND = 1.0
 
 
 @dataclass(frozen=True)
 class Landing:
     """Where the person goes after the provider: a device code's page, or the dashboard."""
 
-    kind: Literal["device", "ui"]
+    kind: Literal["oauth", "ui"]
     target: str
+    """``oauth``: a path under /oauth/ opened with the login session; ``ui``: a dashboard
+    path opened with a dashboard session."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ def routes(ctx: ServerContext, sessions: login_pages.Sessions) -> list[BaseRoute
         return []
     broker = Broker.from_config(ctx.config.auth.oidc, ctx.oidc_secrets)
     pending = PendingSignIns()
+    starts = RateLimiter(START_PER_SECOND, START_BURST)
     secure = (ctx.config.public_url or "").startswith("https://")
 
     def callback_url(request: Request, name: str) -> str:
@@ -101,11 +111,13 @@ def routes(ctx: ServerContext, sessions: login_pages.Sessions) -> list[BaseRoute
         provider = broker.get(name)
         if provider is None:
             return failed(f"There is no sign-in provider named {name!r} on this server.", 404)
-        device = request.query_params.get("device")
-        if device is not None:
-            landing = Landing("device", device)
-        else:
-            landing = Landing("ui", safe_next(request.query_params.get("next")))
+        client = request.client.host if request.client else "unknown"
+        wait = starts.take(client)
+        if wait:
+            response = failed("Too many sign-ins started from here; wait a moment.", 429)
+            response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            return response
+        landing = _landing(request.query_params)
         try:
             url, started = await run_in_threadpool(provider.begin, callback_url(request, name))
         except OidcError as exc:
@@ -168,10 +180,9 @@ def routes(ctx: ServerContext, sessions: login_pages.Sessions) -> list[BaseRoute
         return _forget(land(entry.landing, user.username, user.password_version))
 
     def land(landing: Landing, username: str, password_version: int) -> Response:
-        if landing.kind == "device":
+        if landing.kind == "oauth":
             sid, _ = sessions.new(username)
-            target = f"{login_pages.LOGIN_PAGE}?code={quote(landing.target)}"
-            response = RedirectResponse(target, status_code=303)
+            response = RedirectResponse(landing.target, status_code=303)
             login_pages.set_session_cookie(response, sid, secure)
             return login_pages.no_store(response)
         pair = ctx.tokens.issue(username, "user", password_version)
@@ -183,6 +194,33 @@ def routes(ctx: ServerContext, sessions: login_pages.Sessions) -> list[BaseRoute
         Route("/oauth/oidc/{provider}/start", start, methods=["GET"]),
         Route("/oauth/oidc/{provider}/callback", callback, methods=["GET"]),
     ]
+
+
+def _landing(query: Mapping[str, str]) -> Landing:
+    device = query.get("device")
+    if device is not None:
+        return Landing("oauth", f"{login_pages.LOGIN_PAGE}?code={quote(device)}")
+    back = query.get("return")
+    if back is not None:
+        return Landing("oauth", _safe_oauth_path(back))
+    return Landing("ui", safe_next(query.get("next")))
+
+
+def _safe_oauth_path(value: str) -> str:
+    """A path (and query) on this server under /oauth/, else the login page: no open
+    redirect, and never a provider's own callback."""
+    parts = urlsplit(value)
+    path = parts.path
+    if (
+        parts.scheme
+        or parts.netloc
+        or not path.startswith("/oauth/")
+        or path.startswith(COOKIE_PATH)
+        or "\\" in value
+        or ".." in path
+    ):
+        return login_pages.LOGIN_PAGE
+    return f"{path}?{parts.query}" if parts.query else path
 
 
 def _forget(response: Response) -> Response:

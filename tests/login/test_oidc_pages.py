@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlsplit
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -159,6 +160,39 @@ def test_the_provider_saying_no_is_shown(server: RunningServer):
     answer = visitor.get("/oauth/oidc/corp/callback", params=said)
     assert answer.status_code == 401
     assert "Corp SSO did not sign you in: &lt;b&gt;no&lt;/b&gt;" in answer.text
+
+
+def test_return_goes_back_to_a_login_page_only(server: RunningServer, provider: OidcProvider):
+    callback = f"{server.url}/oauth/oidc/corp/callback"
+    for asked, expected in [
+        ("/oauth/authorize?client_id=rise-cli&x=1", "/oauth/authorize?client_id=rise-cli&x=1"),
+        ("https://evil.example/oauth/login", "/oauth/login"),
+        ("//evil.example/oauth/login", "/oauth/login"),
+        ("/ui/projects", "/oauth/login"),
+        ("/oauth/oidc/corp/callback?state=x", "/oauth/login"),
+    ]:
+        visitor = browser(server)
+        start = f"{server.url}/oauth/oidc/corp/start?" + urlencode({"return": asked})
+        landed = visitor.get(provider.follow_login(visitor, start, "carol", callback))
+        assert landed.headers["location"] == expected, asked
+        assert "rise_login" in visitor.cookies
+
+
+def test_starting_sign_ins_is_rate_limited(tmp_path: Path, provider: OidcProvider):
+    """Each start keeps a sign-in in memory: a client gets 20 at once, then one a second."""
+    corp = provider_config(provider)
+    env = {"RISE_AUTH__OIDC": json.dumps([corp]), SECRET_VARIABLE: CLIENT_SECRET}
+    other = start_server(tmp_path / "data", env)
+    try:
+        answers = [browser(other).get("/oauth/oidc/corp/start") for _ in range(30)]
+    finally:
+        other.terminate()
+    statuses = [a.status_code for a in answers]
+    assert statuses[:20] == [303] * 20 and 429 in statuses, statuses
+    refused = answers[statuses.index(429)]
+    assert int(refused.headers["retry-after"]) >= 1 and "rise_oidc" not in refused.headers.get(
+        "set-cookie", ""
+    )
 
 
 def test_an_unknown_provider_is_a_404(server: RunningServer):

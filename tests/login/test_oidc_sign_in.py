@@ -115,8 +115,9 @@ def test_a_provider_admin_is_not_the_local_admin(
     rise_login_through_provider(server, browser, rise, "admin")
     me = json.loads(rise.ok("whoami", "-o", "json"))
     assert me["username"] == "corp-admin" and me["is_admin"] is False
-    users = {u["username"] for u in server.admin().ok("GET", "/api/v1/users")}
-    assert {"admin", "corp-admin"} <= users
+    users = {u["username"]: u for u in server.admin().ok("GET", "/api/v1/users")}
+    assert users["corp-admin"]["provider"] == "corp" and not users["corp-admin"]["is_admin"]
+    assert users["admin"]["provider"] is None and users["admin"]["is_admin"]
 
 
 def test_provider_users_have_no_password_and_their_names_are_reserved(

@@ -273,7 +273,12 @@ def _admin(principal: Principal) -> None:
 
 
 def _info(user: User) -> UserInfo:
-    return UserInfo(username=user.username, is_admin=user.is_admin, created_at=user.created_at)
+    return UserInfo(
+        username=user.username,
+        is_admin=user.is_admin,
+        created_at=user.created_at,
+        provider=user.provider,
+    )
 
 
 def _refresh_refused(reason: str) -> ApiError:
