@@ -87,6 +87,21 @@ def test_a_password_post_is_refused_when_local_login_is_off(
     assert answer.status_code == 404 and "sign-in is turned off" in answer.text
 
 
+def test_signed_in_without_a_code_the_page_asks_for_it(
+    server: RunningServer, provider: OidcProvider
+):
+    visitor = browser(server)
+    callback = f"{server.url}/oauth/oidc/corp/callback"
+    start = f"{server.url}/oauth/oidc/corp/start?device="
+    landed = visitor.get(provider.follow_login(visitor, start, "carol", callback))
+    page = visitor.get(landed.headers["location"])
+    assert "Signed in as <strong>corp-carol</strong>" in page.text
+    assert '<form method="get" action="/oauth/login">' in page.text
+    code = start_device_login(server.url)["user_code"]
+    approval = visitor.get("/oauth/login", params={"code": code})
+    assert f'id="user-code">{code}<' in approval.text and "Approve" in approval.text
+
+
 def test_the_dashboard_offers_only_the_providers(server: RunningServer):
     page = browser(server).get("/ui/sign-in", params={"next": "/ui/teams"})
     assert 'href="/oauth/oidc/corp/start?next=/ui/teams">Sign in with Corp SSO</a>' in page.text
