@@ -156,6 +156,10 @@ def routes(ctx: ServerContext, sessions: login_pages.Sessions) -> list[BaseRoute
         if "error" in request.query_params:
             said = request.query_params.get("error_description") or request.query_params["error"]
             return _forget(failed(f"{provider.config.label} did not sign you in: {said}", 401))
+        said_iss = request.query_params.get("iss")
+        if said_iss is not None and said_iss != provider.config.issuer:  # RFC 9207: mix-up
+            message = f"the answer came from {said_iss!r}, not from {provider.config.label}."
+            return _forget(failed(message, 401))
         code = request.query_params.get("code", "")
         try:
             identity = await run_in_threadpool(

@@ -134,6 +134,7 @@ def test_a_sign_in_lands_on_the_dashboard_page_asked_for(
     location = provider.follow_login(
         visitor, f"{server.url}/oauth/oidc/corp/start?next=/ui/teams", "carol", callback
     )
+    assert parse_qs(urlsplit(location).query)["iss"] == [provider.issuer]  # RFC 9207, checked
     landed = visitor.get(location)
     assert landed.status_code == 303 and landed.headers["location"] == "/ui/teams"
     assert "rise_session" in visitor.cookies
@@ -165,6 +166,16 @@ def test_a_code_the_provider_refuses_fails_the_sign_in(server: RunningServer):
     answer = visitor.get("/oauth/oidc/corp/callback", params={"state": state, "code": "forged"})
     assert answer.status_code == 401
     assert "provider &#39;corp&#39; refused the code (invalid_grant" in answer.text
+
+
+def test_an_answer_from_another_issuer_is_refused(server: RunningServer):
+    """RFC 9207: the authorization response names its issuer; another one is a mix-up."""
+    visitor = browser(server)
+    started = visitor.get("/oauth/oidc/corp/start")
+    state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+    said = {"state": state, "code": "c", "iss": "https://evil.example"}
+    answer = visitor.get("/oauth/oidc/corp/callback", params=said)
+    assert answer.status_code == 401 and "came from &#39;https://evil.example&#39;" in answer.text
 
 
 def test_the_provider_saying_no_is_shown(server: RunningServer):
