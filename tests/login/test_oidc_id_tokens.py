@@ -29,6 +29,7 @@ from tests.support.oidc_provider import (
     OidcProvider,
     new_key,
     provider_config,
+    stopped_after,
 )
 
 NONCE = "the-nonce-of-this-sign-in"
@@ -37,10 +38,9 @@ CALLBACK = "http://127.0.0.1:9/oauth/oidc/corp/callback"
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
-    running = OidcProvider(tmp_path_factory.mktemp("provider"), groups={"alice": ["eng"]})
+    running = OidcProvider(tmp_path_factory.mktemp("provider"), {"alice": ["eng"]})
     running.start([CALLBACK])
-    yield running
-    running.stop()
+    yield from stopped_after(running)
 
 
 @pytest.fixture

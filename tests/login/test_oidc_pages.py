@@ -27,15 +27,14 @@ from tests.support.oidc_provider import (
     SECRET_VARIABLE,
     OidcProvider,
     provider_config,
+    stopped_after,
 )
 from tests.support.waiting import free_port
 
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
-    running = OidcProvider(tmp_path_factory.mktemp("provider"), groups={"carol": ["ops"]})
-    yield running
-    running.stop()
+    yield from stopped_after(OidcProvider(tmp_path_factory.mktemp("provider"), {"carol": ["ops"]}))
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +57,17 @@ def server(
 
 def browser(server: RunningServer) -> httpx.Client:
     return httpx.Client(base_url=server.url, timeout=30)
+
+
+def start_and_get_state(visitor: httpx.Client) -> str:
+    """Start a sign-in at ``corp``; the state the provider would send back."""
+    started = visitor.get("/oauth/oidc/corp/start")
+    return parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
+
+
+def answer_callback(visitor: httpx.Client, **params: str) -> httpx.Response:
+    """The provider's redirect back, as this browser follows it."""
+    return visitor.get("/oauth/oidc/corp/callback", params=params)
 
 
 def test_the_login_page_offers_only_the_providers(server: RunningServer):
@@ -161,9 +171,8 @@ def test_a_wrong_state_is_refused(server: RunningServer):
 
 def test_a_code_the_provider_refuses_fails_the_sign_in(server: RunningServer):
     visitor = browser(server)
-    started = visitor.get("/oauth/oidc/corp/start")
-    state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
-    answer = visitor.get("/oauth/oidc/corp/callback", params={"state": state, "code": "forged"})
+    state = start_and_get_state(visitor)
+    answer = answer_callback(visitor, state=state, code="forged")
     assert answer.status_code == 401
     assert "provider &#39;corp&#39; refused the code (invalid_grant" in answer.text
 
@@ -171,19 +180,16 @@ def test_a_code_the_provider_refuses_fails_the_sign_in(server: RunningServer):
 def test_an_answer_from_another_issuer_is_refused(server: RunningServer):
     """RFC 9207: the authorization response names its issuer; another one is a mix-up."""
     visitor = browser(server)
-    started = visitor.get("/oauth/oidc/corp/start")
-    state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
-    said = {"state": state, "code": "c", "iss": "https://evil.example"}
-    answer = visitor.get("/oauth/oidc/corp/callback", params=said)
+    state = start_and_get_state(visitor)
+    answer = answer_callback(visitor, state=state, code="c", iss="https://evil.example")
     assert answer.status_code == 401 and "came from &#39;https://evil.example&#39;" in answer.text
 
 
 def test_the_provider_saying_no_is_shown(server: RunningServer):
     visitor = browser(server)
-    started = visitor.get("/oauth/oidc/corp/start")
-    state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
-    said = {"state": state, "error": "access_denied", "error_description": "<b>no</b>"}
-    answer = visitor.get("/oauth/oidc/corp/callback", params=said)
+    state = start_and_get_state(visitor)
+    said = {"error": "access_denied", "error_description": "<b>no</b>"}
+    answer = answer_callback(visitor, state=state, **said)
     assert answer.status_code == 401
     assert "Corp SSO did not sign you in: &lt;b&gt;no&lt;/b&gt;" in answer.text
 

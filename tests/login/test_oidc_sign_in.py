@@ -23,6 +23,7 @@ from tests.support.oidc_provider import (
     SECRET_VARIABLE,
     OidcProvider,
     provider_config,
+    stopped_after,
 )
 from tests.support.rise_cli import RiseCli
 
@@ -31,9 +32,7 @@ GROUPS = {"alice": ["platform-eng", "unmapped"], "bob": [], "admin": ["platform-
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
-    running = OidcProvider(tmp_path_factory.mktemp("provider"), groups=GROUPS)
-    yield running
-    running.stop()
+    yield from stopped_after(OidcProvider(tmp_path_factory.mktemp("provider"), GROUPS))
 
 
 @pytest.fixture(scope="module")

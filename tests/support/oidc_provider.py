@@ -17,6 +17,7 @@ import re
 import secrets
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -55,7 +56,7 @@ def new_key() -> RSAKey:
 class OidcProvider:
     """The provider at ``issuer`` (``http://127.0.0.1:<port>``), not started until ``start``."""
 
-    def __init__(self, workdir: Path, *, groups: dict[str, list[str]] | None = None):
+    def __init__(self, workdir: Path, groups: dict[str, list[str]] | None = None):
         self.node = require_provider()
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -177,6 +178,14 @@ class OidcProvider:
                 }
             ],
         }
+
+
+def stopped_after(provider: OidcProvider) -> Iterator[OidcProvider]:
+    """Yield ``provider`` (to a fixture), stopping it afterwards whatever happened."""
+    try:
+        yield provider
+    finally:
+        provider.stop()
 
 
 def provider_config(provider: OidcProvider, **extra: Any) -> dict[str, Any]:
