@@ -37,14 +37,24 @@ CLIENT_SECRET = "rise-test-client-secret"
 SECRET_VARIABLE = "OIDC_TEST_CLIENT_SECRET"
 
 
+MIN_NODE = (20, 18)
+"""oidc-provider 9 calls crypto.hash and URL.parse: Node 20.18 or later (Debian 12's is 18)."""
+
+
 def require_provider() -> str:
     """The node executable, once the provider package is installed (fail/skip otherwise)."""
     node = require_tool("node", "apt-get install nodejs")
-    if not (FOLDER / "node_modules" / "oidc-provider" / "package.json").exists():
-        message = f"oidc-provider is not installed: (cd {FOLDER} && npm ci)"
-        if in_ci():
-            pytest.fail(f"{message}; .ci/run must install it")
-        pytest.skip(message)
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout
+    found = tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+    problem = None
+    if found < MIN_NODE:
+        problem = f"oidc-provider 9 needs Node >= {'.'.join(map(str, MIN_NODE))}, not {version}"
+    elif not (FOLDER / "node_modules" / "oidc-provider" / "package.json").exists():
+        problem = f"oidc-provider is not installed: (cd {FOLDER} && npm ci)"
+    if problem and in_ci():
+        pytest.fail(f"{problem}; .ci/run must install it")
+    if problem:
+        pytest.skip(problem)
     return node
 
 
