@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from schemas.app import Quantity
 from schemas.base import FileModel
@@ -51,12 +52,66 @@ class LocalAuthConfig(FileModel):
     )
 
 
+class OidcClaims(FileModel):
+    """Which ID-token claims carry what rise needs (ID token, then the UserInfo endpoint)."""
+
+    username: str = Field(
+        default="preferred_username",
+        description="the person's name at the provider; rise's user is '<provider>-<this>'",
+    )
+    email: str = "email"
+    groups: str = Field(default="groups", description="a list of group names (group sync)")
+
+
 class OidcConfig(FileModel):
-    issuer: str
+    """One OpenID provider people sign in through (authorization code + PKCE S256)."""
+
+    name: Name = Field(
+        description="short name: the prefix of its users ('corp' makes 'corp-alice') and "
+        "part of its callback URL (/oauth/oidc/<name>/callback)"
+    )
+    display_name: str | None = Field(
+        default=None, description="shown as 'Sign in with <display_name>' (default: name)"
+    )
+    issuer: str = Field(
+        description="the provider's issuer URL; discovery and keys are fetched only from it"
+    )
     client_id: str
-    client_secret_env: str | None = None
+    client_secret_env: str | None = Field(
+        default=None, description="environment variable holding the client secret"
+    )
     scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
-    username_claim: str = "preferred_username"
+    claims: OidcClaims = Field(default_factory=OidcClaims)
+    group_teams: dict[str, Name] = Field(
+        default_factory=dict,
+        description="provider group -> rise team: membership synced on each sign-in",
+    )
+    jwks_refresh_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="an unknown kid refetches the provider's keys at most this often",
+    )
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
+        if not parts.netloc or parts.scheme not in ("https", "http" if loopback else "https"):
+            raise ValueError(f"issuer {value!r} must be an https:// URL (http only on loopback)")
+        if parts.query or parts.fragment:
+            raise ValueError(f"issuer {value!r} may have no query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, value: list[str]) -> list[str]:
+        return value if "openid" in value else ["openid", *value]
 
 
 class TrustedIssuer(FileModel):
@@ -99,11 +154,27 @@ class DeviceFlowConfig(FileModel):
 class AuthConfig(FileModel):
     local: LocalAuthConfig = Field(default_factory=LocalAuthConfig)
     device: DeviceFlowConfig = Field(default_factory=DeviceFlowConfig)
-    oidc: OidcConfig | None = None
+    oidc: list[OidcConfig] = Field(
+        default_factory=list, description="OpenID providers people may sign in through"
+    )
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
     admins: list[Name] = Field(default_factory=list)
     access_token_ttl: int = Field(default=900, ge=30, le=86400)
     refresh_token_ttl: int = Field(default=30 * 86400, ge=60)
+
+    @field_validator("oidc", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @field_validator("oidc")
+    @classmethod
+    def _unique_names(cls, value: list[OidcConfig]) -> list[OidcConfig]:
+        names = [provider.name for provider in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"two [[auth.oidc]] providers are named {twice[0]!r}; rename one")
+        return value
 
 
 class RegistryConfig(FileModel):

@@ -25,7 +25,15 @@ from starlette.types import Scope
 
 from reconciler.registry.http import registry_routes
 from reconciler.render import RenderSettings
-from reconciler.server import git_http, ingress_auth, login_pages, openapi, ui, webhooks
+from reconciler.server import (
+    git_http,
+    ingress_auth,
+    login_pages,
+    oidc_pages,
+    openapi,
+    ui,
+    webhooks,
+)
 from reconciler.server.api import (
     auth,
     deployments,
@@ -67,6 +75,7 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
     reviewer = _pull_request_reviewer(ctx, settings)
     version = _version()
     started = threading.Event()
+    sessions = login_pages.Sessions()  # the device login page's, which provider sign-in joins
     routes: list[BaseRoute] = [
         *_operations(ctx, version, started),
         Route("/api/v1/openapi.json", _openapi(lambda: app.routes, version), methods=["GET"]),
@@ -81,7 +90,8 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
         *git_http.routes(ctx, refresher.request),
         *ingress_auth.routes(ctx),
         *ui.routes(ctx),
-        *login_pages.routes(ctx, login_pages.device_flow(ctx), login_pages.Sessions()),
+        *login_pages.routes(ctx, login_pages.device_flow(ctx), sessions),
+        *oidc_pages.routes(ctx, sessions),
         *registry_routes(
             ctx.registry_issuer, ctx.registry, authenticate, project_actions, ctx.store.snapshot
         ),

@@ -104,9 +104,7 @@ def device_flow(ctx: ServerContext) -> DeviceFlow:
 def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[BaseRoute]:
     if not ctx.config.auth.device.enabled:
         return []
-    pages = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
-    )
+    pages = _environment()
     secure = (ctx.config.public_url or "").startswith("https://")
 
     async def device_code(request: Request) -> Response:
@@ -155,10 +153,12 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
 
     def render(template: str, status: int = 200, sid: str | None = None, **values: Any) -> Response:
         values.setdefault("error", None)
+        values.setdefault("providers", provider_links(ctx))
+        values.setdefault("local", ctx.config.auth.local.enabled)
         html = pages.get_template(template).render(action=LOGIN_PAGE, **values)
         response = HTMLResponse(html, status_code=status, headers=_PAGE_HEADERS)
         if sid is not None:
-            _set_cookie(response, sid, secure)
+            set_session_cookie(response, sid, secure)
         return response
 
     def session_of(request: Request) -> tuple[str | None, Session]:
@@ -208,6 +208,7 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
             code=pending or "",
             code_display=shown,
             username="",
+            signed_in_as=session.username,
         )
 
     async def login_page(request: Request) -> Response:
@@ -222,6 +223,8 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
         code = form.get("code", "")
         if "decision" in form:
             return decide(session, code, form["decision"])
+        if not ctx.config.auth.local.enabled:
+            return page(request, code, "Username/password sign-in is turned off here.", 404)
         try:
             user = await ctx.authenticator.check_password(
                 request, form.get("username", ""), form.get("password", "")
@@ -234,7 +237,7 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
         sessions.drop(sid)
         new_sid, _ = sessions.new(user.username)
         response = RedirectResponse(f"{LOGIN_PAGE}?code={quote(code)}", status_code=303)
-        _set_cookie(response, new_sid, secure)
+        set_session_cookie(response, new_sid, secure)
         return response
 
     def decide(session: Session, code: str, decision: str) -> Response:
@@ -268,7 +271,38 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
     ]
 
 
-def _set_cookie(response: Response, sid: str, secure: bool) -> None:
+def provider_links(ctx: ServerContext) -> list[dict[str, str]]:
+    """The "Sign in with ..." links of the login pages: label and start URL of each provider
+    (``oidc_pages`` serves them)."""
+    return [
+        {"name": p.name, "label": p.label, "start": f"/oauth/oidc/{p.name}/start"}
+        for p in ctx.config.auth.oidc
+    ]
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+
+
+def simple_page(heading: str, message: str, status: int = 200) -> Response:
+    """A page that only says something (a failed sign-in, a finished approval)."""
+    html = (
+        _environment()
+        .get_template("login_done.html")
+        .render(heading=heading, message=message, error=None)
+    )
+    return HTMLResponse(html, status_code=status, headers=_PAGE_HEADERS)
+
+
+def no_store(response: Response) -> Response:
+    """The login pages' headers (no caching, no framing) on a redirect or page."""
+    response.headers.update(_PAGE_HEADERS)
+    return response
+
+
+def set_session_cookie(response: Response, sid: str, secure: bool) -> None:
     response.set_cookie(
         COOKIE,
         sid,

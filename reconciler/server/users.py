@@ -48,6 +48,8 @@ class User:
     created_at: datetime
     password_version: int
     """Bumped by every password change; refresh tokens carry it, so a change revokes them."""
+    provider: str | None = None
+    """The OpenID provider this user signs in through; None for a local (password) user."""
 
 
 @dataclass
@@ -130,6 +132,11 @@ class UserStore:
             record = self._records.get(username)
             if record is None:
                 raise UserError(f"user {username!r} does not exist")
+            if "hash" not in record:  # a provider's user never gets a password here
+                raise UserError(
+                    f"{username!r} signs in through provider {record.get('provider')!r}; "
+                    "their password lives there"
+                )
             record.update(hash=hashed, password_version=int(str(record["password_version"])) + 1)
             self._save()
             for key in [k for k in self._failures if k.endswith(f"\0{username}")]:
@@ -143,6 +150,37 @@ class UserStore:
                 raise UserError(f"user {username!r} does not exist")
             self._save()
 
+    def external(
+        self, *, provider: str, issuer: str, subject: str, username: str, email: str | None
+    ) -> User:
+        """The user of (``issuer``, ``subject``) at an OpenID provider, created on first
+        sign-in as ``username`` (or ``username-2``, ``-3``... when that name is taken: an
+        identity never merges into another user). Found again by (issuer, subject) only, so
+        a rename at the provider keeps the rise name; the email is kept current."""
+        with self._lock:
+            for name, record in self._records.items():
+                if record.get("issuer") == issuer and record.get("subject") == subject:
+                    if record.get("email") != email:
+                        record["email"] = email
+                        self._save()
+                    return _user(name, record)
+            name, n = username, 1
+            while name in self._records:
+                n += 1
+                name = f"{username[: 60 - len(str(n))]}-{n}"
+            record = {
+                "provider": provider,
+                "issuer": issuer,
+                "subject": subject,
+                "email": email,
+                "is_admin": False,
+                "created_at": self._clock().isoformat(),
+                "password_version": 1,
+            }
+            self._records[name] = record
+            self._save()
+        return _user(name, record)
+
     # -- logging in ------------------------------------------------------------------------
 
     def verify(self, username: str, password: str, client: str = "") -> User | None:
@@ -155,8 +193,9 @@ class UserStore:
         self._check_lock(key)
         with self._lock:
             record = self._records.get(username)
-        stored = str(record["hash"]) if record else self._decoy
-        if check_password(password, stored) and record is not None:
+        # A provider's user has no hash: checked against the decoy, which never matches.
+        stored = str(record["hash"]) if record and "hash" in record else self._decoy
+        if check_password(password, stored) and record is not None and "hash" in record:
             with self._lock:
                 self._failures.pop(key, None)
             return _user(username, record)
@@ -216,6 +255,7 @@ def _user(username: str, record: dict[str, object]) -> User:
         is_admin=bool(record.get("is_admin")),
         created_at=datetime.fromisoformat(str(record["created_at"])),
         password_version=int(str(record["password_version"])),
+        provider=str(record["provider"]) if record.get("provider") else None,
     )
 
 

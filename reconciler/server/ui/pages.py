@@ -21,6 +21,7 @@ from reconciler.server.api._http import blocking, path_name, snapshot
 from reconciler.server.authz import Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
+from reconciler.server.login_pages import provider_links
 from reconciler.server.ui import render, session, views
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -36,6 +37,8 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
 
     def show(request: Request, template: str, status: int = 200, **values: Any) -> Response:
         values.setdefault("csrf", session.csrf_token(request))
+        values.setdefault("providers", provider_links(ctx))
+        values.setdefault("local", ctx.config.auth.local.enabled)
         return render.page(env, template, values, status)
 
     def signed_in(fn: PageFn) -> Handler:
@@ -100,7 +103,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 error, user = exc.message, None
             if user is not None:
                 pair = ctx.tokens.issue(user.username, "user", user.password_version)
-                response = RedirectResponse(_safe_next(fields.get("next")), 303)
+                response = RedirectResponse(safe_next(fields.get("next")), 303)
                 session.start_session(response, pair, secure_cookie)
                 return render.secure(response)
             error = error or "Wrong username or password."
@@ -214,10 +217,10 @@ def _csrf_refused() -> ApiError:
 
 
 def _next(request: Request) -> str:
-    return _safe_next(request.query_params.get("next"))
+    return safe_next(request.query_params.get("next"))
 
 
-def _safe_next(value: str | None) -> str:
+def safe_next(value: str | None) -> str:
     """Only a path on this server's dashboard: never an open redirect."""
     parts = urlsplit(value or "")
     if parts.scheme or parts.netloc or not parts.path.startswith("/ui/") or "\\" in parts.path:
