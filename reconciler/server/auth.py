@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute
 from reconciler.server.authz import Principal, service_account_route
 from reconciler.server.errors import ApiError
 from reconciler.server.throttle import PasswordGate, Throttled
-from reconciler.server.tokens import Kind, TokenError, TokenService
+from reconciler.server.tokens import Kind, TokenError, TokenService, VerifiedToken
 from reconciler.server.trusted_issuers import TrustedIssuers, TrustRefused, unverified_issuer
 from reconciler.server.users import LockedOut, User, UserStore
 
@@ -39,7 +39,11 @@ class Authenticator:
         admins: Iterable[str],
         gate: PasswordGate,
         trusted: TrustedIssuers | None = None,
+        providers: Iterable[str] = (),
     ):
+        """``providers``: names of the configured OpenID providers, whose users a token
+        may introduce to this server (``token_user``)."""
+        self._providers = frozenset(providers)
         self._tokens = tokens
         self._users = users
         self._admins = frozenset(admins)
@@ -123,12 +127,29 @@ class Authenticator:
         except TokenError as exc:
             raise _unauthorized(str(exc)) from None
         if verified.kind == "user":
-            user = self._users.get(verified.subject)
-            if user is None:
-                raise _unauthorized(f"user {verified.subject!r} no longer exists")
-            if verified.password_version != user.password_version:
-                raise _unauthorized("the password changed since this token was issued")
+            try:
+                self.token_user(verified)
+            except TokenError as exc:
+                raise _unauthorized(str(exc)) from None
         return self.principal(verified.subject, verified.kind)
+
+    def token_user(self, verified: VerifiedToken) -> User:
+        """The user a verified token of kind user names, or TokenError saying why not.
+
+        A provider's user this server has not seen sign in (another replica did) is known
+        from the token's provider identity, as long as that provider is still configured and
+        the name is not someone else's here."""
+        user = self._users.get(verified.subject)
+        identity = verified.identity
+        if user is None and identity is not None and identity.provider in self._providers:
+            user = self._users.adopt(verified.subject, identity)
+        if user is None:
+            raise TokenError(f"user {verified.subject!r} no longer exists")
+        if identity is not None and user.identity != identity:
+            raise TokenError(f"user {verified.subject!r} is another user here")
+        if verified.password_version != user.password_version:
+            raise TokenError("the password changed since this token was issued")
+        return user
 
     async def _from_basic(self, request: Request, value: str) -> Principal:
         try:

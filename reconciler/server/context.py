@@ -154,6 +154,7 @@ def build_context(
                 concurrency=local.hashing_concurrency,
             ),
             trusted,
+            [provider.name for provider in config.auth.oidc],
         ),
         secrets=secrets_box,
         controller=controller,

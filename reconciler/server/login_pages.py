@@ -141,7 +141,7 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
         if user is None:
             return _oauth_error("access_denied", f"the user {username!r} no longer exists")
         request.state.user = username
-        pair = ctx.tokens.issue(user.username, "user", user.password_version)
+        pair = ctx.tokens.for_user(user)
         return _json(
             TokenResponse(
                 access_token=pair.access_token,

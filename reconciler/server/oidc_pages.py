@@ -39,6 +39,7 @@ from reconciler.server.oidc import Broker, OidcError, Pending
 from reconciler.server.throttle import RateLimiter
 from reconciler.server.ui import session as ui_session
 from reconciler.server.ui.pages import safe_next
+from reconciler.server.users import User
 
 log = logging.getLogger("rise.oidc")
 
@@ -181,15 +182,15 @@ def routes(ctx: ServerContext, sessions: login_pages.Sessions) -> list[BaseRoute
             "signed in through provider",
             extra={"provider": name, "user": user.username, "teams_changed": teams},
         )
-        return _forget(land(entry.landing, user.username, user.password_version))
+        return _forget(land(entry.landing, user))
 
-    def land(landing: Landing, username: str, password_version: int) -> Response:
+    def land(landing: Landing, user: User) -> Response:
         if landing.kind == "oauth":
-            sid, _ = sessions.new(username)
+            sid, _ = sessions.new(user.username)
             response = RedirectResponse(landing.target, status_code=303)
             login_pages.set_session_cookie(response, sid, secure)
             return login_pages.no_store(response)
-        pair = ctx.tokens.issue(username, "user", password_version)
+        pair = ctx.tokens.for_user(user)
         response = RedirectResponse(landing.target, status_code=303)
         ui_session.start_session(response, pair, secure)
         return login_pages.no_store(response)

@@ -26,6 +26,8 @@ from joserfc.errors import ExpiredTokenError, JoseError, MissingClaimError
 from joserfc.jwk import ECKey
 from joserfc.jwt import JWTClaimsRegistry
 
+from reconciler.server.users import ProviderIdentity, User
+
 ALGORITHM = "ES256"
 ACCESS_AUDIENCE = "rise-api"
 REFRESH_AUDIENCE = "rise-refresh"
@@ -57,6 +59,8 @@ class VerifiedToken:
     kind: Kind
     expires_at: int
     password_version: int | None
+    identity: ProviderIdentity | None = None
+    """For a provider's user: who they are at the provider (claim ``idp``)."""
 
 
 class TokenService:
@@ -92,15 +96,26 @@ class TokenService:
     # -- issuing ---------------------------------------------------------------------------
 
     def issue(
-        self, subject: str, kind: Kind = "user", password_version: int | None = None
+        self,
+        subject: str,
+        kind: Kind = "user",
+        password_version: int | None = None,
+        identity: ProviderIdentity | None = None,
     ) -> TokenPair:
         # Both carry the password version, so a password change or removal revokes both.
-        access = self._sign(subject, kind, ACCESS_AUDIENCE, self.access_ttl, password_version)
-        refresh = self._sign(subject, kind, REFRESH_AUDIENCE, self.refresh_ttl, password_version)
+        extra: dict[str, Any] = {"pwv": password_version} if password_version is not None else {}
+        if identity is not None:
+            extra["idp"] = {"p": identity.provider, "iss": identity.issuer, "sub": identity.subject}
+        access = self._sign(subject, kind, ACCESS_AUDIENCE, self.access_ttl, extra)
+        refresh = self._sign(subject, kind, REFRESH_AUDIENCE, self.refresh_ttl, extra)
         return TokenPair(access, self.access_ttl, refresh, self.refresh_ttl)
 
+    def for_user(self, user: User) -> TokenPair:
+        """A user's token pair: their password version, and their provider identity."""
+        return self.issue(user.username, "user", user.password_version, user.identity)
+
     def _sign(
-        self, subject: str, kind: Kind, audience: str, ttl: int, password_version: int | None
+        self, subject: str, kind: Kind, audience: str, ttl: int, extra: dict[str, Any]
     ) -> str:
         now = int(self._clock().timestamp())
         claims: dict[str, Any] = {
@@ -112,9 +127,8 @@ class TokenService:
             "exp": now + ttl,
             "jti": secrets.token_urlsafe(12),
             "kind": kind,
+            **extra,
         }
-        if password_version is not None:
-            claims["pwv"] = password_version
         header = {"alg": ALGORITHM, "kid": _kid(self._signer), "typ": "JWT"}
         return jwt.encode(header, claims, self._signer, algorithms=[ALGORITHM])
 
@@ -151,7 +165,11 @@ class TokenService:
             raise TokenError("token names no valid subject")
         pwv = claims.get("pwv")
         return VerifiedToken(
-            claims["sub"], kind, int(claims["exp"]), int(pwv) if pwv is not None else None
+            claims["sub"],
+            kind,
+            int(claims["exp"]),
+            int(pwv) if pwv is not None else None,
+            _identity(claims.get("idp")),
         )
 
     def _key_for(self, token: str) -> ECKey:
@@ -214,3 +232,12 @@ def _write_new_key(directory: Path, now: datetime) -> Path:
         os.fsync(out.fileno())
     os.replace(temp, path)
     return path
+
+
+def _identity(claim: object) -> ProviderIdentity | None:
+    if claim is None:
+        return None
+    parts = [claim.get(key) for key in ("p", "iss", "sub")] if isinstance(claim, dict) else []
+    if len(parts) != 3 or not all(isinstance(part, str) and part for part in parts):
+        raise TokenError("token names no valid provider identity (idp)")
+    return ProviderIdentity(*(str(part) for part in parts))

@@ -50,6 +50,25 @@ class User:
     """Bumped by every password change; refresh tokens carry it, so a change revokes them."""
     provider: str | None = None
     """The OpenID provider this user signs in through; None for a local (password) user."""
+    issuer: str | None = None
+    subject: str | None = None
+    """The provider's (issuer, subject) of this user: its identity there."""
+
+    @property
+    def identity(self) -> ProviderIdentity | None:
+        if self.provider is None or self.issuer is None or self.subject is None:
+            return None
+        return ProviderIdentity(self.provider, self.issuer, self.subject)
+
+
+@dataclass(frozen=True)
+class ProviderIdentity:
+    """Who a provider's user is at the provider; rise tokens carry it (claim ``idp``) so a
+    replica that has not seen the user's sign-in knows them from the token alone."""
+
+    provider: str
+    issuer: str
+    subject: str
 
 
 @dataclass
@@ -158,27 +177,49 @@ class UserStore:
         identity never merges into another user). Found again by (issuer, subject) only, so
         a rename at the provider keeps the rise name; the email is kept current."""
         with self._lock:
-            for name, record in self._records.items():
-                if record.get("issuer") == issuer and record.get("subject") == subject:
-                    if record.get("email") != email:
-                        record["email"] = email
-                        self._save()
-                    return _user(name, record)
+            found = self._find_identity(issuer, subject)
+            if found is not None:
+                name, record = found
+                if record.get("email") != email:
+                    record["email"] = email
+                    self._save()
+                return _user(name, record)
             name, n = username, 1
             while name in self._records:
                 n += 1
                 name = f"{username[: 60 - len(str(n))]}-{n}"
-            record = {
-                "provider": provider,
-                "issuer": issuer,
-                "subject": subject,
-                "email": email,
-                "is_admin": False,
-                "created_at": self._clock().isoformat(),
-                "password_version": 1,
-            }
-            self._records[name] = record
-            self._save()
+            return self._add_external(name, ProviderIdentity(provider, issuer, subject), email)
+
+    def adopt(self, username: str, identity: ProviderIdentity) -> User | None:
+        """The provider's user ``username`` as a rise token names it, created here when this
+        server has not seen them sign in (another replica did); None when ``username`` is
+        another user here, or this identity has another name here: never a merge."""
+        with self._lock:
+            found = self._find_identity(identity.issuer, identity.subject)
+            if found is not None:
+                return _user(*found) if found[0] == username else None
+            if username in self._records:
+                return None
+            return self._add_external(username, identity, None)
+
+    def _find_identity(self, issuer: str, subject: str) -> tuple[str, dict[str, object]] | None:
+        for name, record in self._records.items():
+            if record.get("issuer") == issuer and record.get("subject") == subject:
+                return name, record
+        return None
+
+    def _add_external(self, name: str, identity: ProviderIdentity, email: str | None) -> User:
+        record: dict[str, object] = {
+            "provider": identity.provider,
+            "issuer": identity.issuer,
+            "subject": identity.subject,
+            "email": email,
+            "is_admin": False,
+            "created_at": self._clock().isoformat(),
+            "password_version": 1,
+        }
+        self._records[name] = record
+        self._save()
         return _user(name, record)
 
     # -- logging in ------------------------------------------------------------------------
@@ -256,6 +297,8 @@ def _user(username: str, record: dict[str, object]) -> User:
         created_at=datetime.fromisoformat(str(record["created_at"])),
         password_version=int(str(record["password_version"])),
         provider=str(record["provider"]) if record.get("provider") else None,
+        issuer=str(record["issuer"]) if record.get("issuer") else None,
+        subject=str(record["subject"]) if record.get("subject") else None,
     )
 
 

@@ -58,9 +58,10 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             verified = ctx.tokens.verify_refresh(body.refresh_token)
         except TokenError as exc:
             raise _refresh_refused(str(exc)) from None
-        user = ctx.users.get(verified.subject)
-        if user is None or user.password_version != verified.password_version:
-            raise _refresh_refused("the password changed since this token was issued")
+        try:
+            user = ctx.authenticator.token_user(verified)
+        except TokenError as exc:
+            raise _refresh_refused(str(exc)) from None
         request.state.user = user.username
         return _tokens(ctx, user)
 
@@ -226,7 +227,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
 
 
 def _tokens(ctx: ServerContext, user: User) -> Response:
-    pair = ctx.tokens.issue(user.username, "user", user.password_version)
+    pair = ctx.tokens.for_user(user)
     body = TokenResponse(
         access_token=pair.access_token,
         expires_in=pair.expires_in,

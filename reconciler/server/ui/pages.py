@@ -102,7 +102,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             except ApiError as exc:  # throttled or locked out
                 error, user = exc.message, None
             if user is not None:
-                pair = ctx.tokens.issue(user.username, "user", user.password_version)
+                pair = ctx.tokens.for_user(user)
                 response = RedirectResponse(safe_next(fields.get("next")), 303)
                 session.start_session(response, pair, secure_cookie)
                 return render.secure(response)
