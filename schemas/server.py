@@ -78,9 +78,33 @@ class DeviceFlowConfig(FileModel):
     )
 
 
+class BrowserLoginConfig(FileModel):
+    """``rise login --browser``: the authorization code grant with PKCE (RFC 6749, 7636, 8252)."""
+
+    code_ttl: int = Field(
+        default=60,
+        ge=1,
+        le=600,
+        description="seconds an authorization code may wait for its exchange",
+    )
+
+
+class AppsSessionConfig(FileModel):
+    """The session cookie of private apps, read by forward auth (``/auth/ingress``)."""
+
+    cookie_domain: str | None = Field(
+        default=None,
+        description="Domain of the cookie private apps are reached with; it must contain the "
+        "apps' hosts and the host of public_url (default: the domain of app_url_template)",
+    )
+    ttl: int = Field(default=8 * 3600, ge=60, le=7 * 86400, description="seconds the cookie lasts")
+
+
 class AuthConfig(FileModel):
     local: LocalAuthConfig = Field(default_factory=LocalAuthConfig)
     device: DeviceFlowConfig = Field(default_factory=DeviceFlowConfig)
+    browser: BrowserLoginConfig = Field(default_factory=BrowserLoginConfig)
+    apps: AppsSessionConfig = Field(default_factory=AppsSessionConfig)
     oidc: OidcConfig | None = None
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
     admins: list[Name] = Field(default_factory=list)
@@ -118,8 +142,16 @@ class KubernetesConfig(FileModel):
         "(default: public_url + '/auth/ingress'); rise appends ?project=<name>",
     )
     forward_auth_annotations: dict[str, str] = Field(
-        default_factory=lambda: {"nginx.ingress.kubernetes.io/auth-url": "{auth_url}"},
-        description="Ingress annotations of private projects; {auth_url} is replaced",
+        default_factory=lambda: {
+            "nginx.ingress.kubernetes.io/auth-url": "{auth_url}",
+            "nginx.ingress.kubernetes.io/auth-signin": "{signin_url}",
+            "nginx.ingress.kubernetes.io/auth-response-headers": (
+                "X-Auth-Request-User,X-Auth-Request-Email"
+            ),
+        },
+        description="Ingress annotations of private projects; {auth_url} and {signin_url} "
+        "(public_url + '/oauth/signin', where a browser signs in) are replaced; an annotation "
+        "naming {signin_url} is left out when the server has no public_url",
     )
     ingress_namespace: str | None = Field(
         default=None,

@@ -25,7 +25,15 @@ from starlette.types import Scope
 
 from reconciler.registry.http import registry_routes
 from reconciler.render import RenderSettings
-from reconciler.server import git_http, ingress_auth, login_pages, openapi, ui, webhooks
+from reconciler.server import (
+    authorize,
+    git_http,
+    ingress_auth,
+    login_pages,
+    openapi,
+    ui,
+    webhooks,
+)
 from reconciler.server.api import auth, deployments, env, projects, reviews, teams
 from reconciler.server.auth import authenticate
 from reconciler.server.authz import project_actions
@@ -59,6 +67,8 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
     reviewer = _pull_request_reviewer(ctx, settings)
     version = _version()
     started = threading.Event()
+    sessions = login_pages.Sessions()  # the login page's, shared by every sign-in it serves
+    codes = authorize.AuthorizationCodes(ctx.config.auth.browser.code_ttl)
     routes: list[BaseRoute] = [
         *_operations(ctx, version, started),
         Route("/api/v1/openapi.json", _openapi(lambda: app.routes, version), methods=["GET"]),
@@ -72,7 +82,13 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
         *git_http.routes(ctx, refresher.request),
         *ingress_auth.routes(ctx),
         *ui.routes(ctx),
-        *login_pages.routes(ctx, login_pages.device_flow(ctx), login_pages.Sessions()),
+        *login_pages.routes(
+            ctx,
+            login_pages.device_flow(ctx),
+            sessions,
+            {authorize.AUTHORIZATION_CODE: codes.redeem},
+        ),
+        *authorize.routes(ctx, codes, sessions),
         *registry_routes(
             ctx.registry_issuer, ctx.registry, authenticate, project_actions, ctx.store.snapshot
         ),

@@ -29,6 +29,8 @@ from joserfc.jwt import JWTClaimsRegistry
 ALGORITHM = "ES256"
 ACCESS_AUDIENCE = "rise-api"
 REFRESH_AUDIENCE = "rise-refresh"
+APPS_AUDIENCE = "rise-apps"
+"""The private apps' session cookie: valid for forward auth only, never for the API."""
 LEEWAY_SECONDS = 30
 
 Clock = Callable[[], datetime]
@@ -99,6 +101,10 @@ class TokenService:
         refresh = self._sign(subject, kind, REFRESH_AUDIENCE, self.refresh_ttl, password_version)
         return TokenPair(access, self.access_ttl, refresh, self.refresh_ttl)
 
+    def issue_apps(self, subject: str, password_version: int | None, ttl: int) -> str:
+        """The value of the apps' session cookie (audience ``rise-apps``)."""
+        return self._sign(subject, "user", APPS_AUDIENCE, ttl, password_version)
+
     def _sign(
         self, subject: str, kind: Kind, audience: str, ttl: int, password_version: int | None
     ) -> str:
@@ -125,6 +131,9 @@ class TokenService:
 
     def verify_refresh(self, token: str) -> VerifiedToken:
         return self._verify(token, REFRESH_AUDIENCE)
+
+    def verify_apps(self, token: str) -> VerifiedToken:
+        return self._verify(token, APPS_AUDIENCE)
 
     def _verify(self, token: str, audience: str) -> VerifiedToken:
         key = self._key_for(token)
@@ -195,7 +204,7 @@ def _claim_problem(exc: JoseError, claims: dict[str, Any], audience: str) -> str
     if isinstance(exc, MissingClaimError):
         return f"token has no {claim!r} claim"
     if claim == "aud":
-        kind = "refresh" if audience == REFRESH_AUDIENCE else "access"
+        kind = {REFRESH_AUDIENCE: "refresh", APPS_AUDIENCE: "apps session"}.get(audience, "access")
         return f"token is not a rise {kind} token (aud {claims.get('aud')!r})"
     if claim == "iss":
         return f"token was issued by {claims.get('iss')!r}, not by this server"

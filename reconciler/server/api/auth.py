@@ -28,6 +28,7 @@ from schemas.api import (
 
 _TAG = "auth"
 DEVICE_ENDPOINT = "/oauth/device/code"
+AUTHORIZE_ENDPOINT = "/oauth/authorize"
 
 
 def routes(ctx: ServerContext) -> list[BaseRoute]:
@@ -73,6 +74,9 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 else None,
                 trusted_issuers=[t.issuer for t in ctx.config.auth.trusted_issuers],
                 device_authorization_endpoint=DEVICE_ENDPOINT
+                if ctx.config.auth.device.enabled
+                else None,
+                authorization_endpoint=AUTHORIZE_ENDPOINT
                 if ctx.config.auth.device.enabled
                 else None,
             )
