@@ -57,9 +57,7 @@ def _sign_in(browser: Any, link: str, button: str) -> Any:
     return page
 
 
-def test_rise_login_browser_end_to_end(
-    server: RunningServer, browser: Any, tmp_path: Path
-) -> None:
+def test_rise_login_browser_end_to_end(server: RunningServer, browser: Any, tmp_path: Path) -> None:
     rise = RiseCli(tmp_path / "home")
     process, link = _start(rise, server, tmp_path)
     try:
@@ -98,9 +96,7 @@ def test_denied_in_the_browser(server: RunningServer, browser: Any, tmp_path: Pa
     assert not rise.config_file.exists()
 
 
-def test_a_stranger_on_the_callback_port_is_ignored(
-    server: RunningServer, tmp_path: Path
-) -> None:
+def test_a_stranger_on_the_callback_port_is_ignored(server: RunningServer, tmp_path: Path) -> None:
     """Only the answer with our ``state`` counts; a wrong one neither ends nor fools the wait."""
     import httpx
 
