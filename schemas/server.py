@@ -123,6 +123,14 @@ class RegistryConfig(FileModel):
     ecr_role_arn: str | None = None
 
 
+FORWARD_AUTH_ANNOTATIONS = {
+    "nginx.ingress.kubernetes.io/auth-url": "{auth_url}",
+    "nginx.ingress.kubernetes.io/auth-signin": "{signin_url}",
+    "nginx.ingress.kubernetes.io/auth-response-headers": "X-Auth-Request-User,X-Auth-Request-Email",
+}
+"""ingress-nginx forward auth: ask rise, send browsers to sign in, pass who it is to the app."""
+
+
 class KubernetesConfig(FileModel):
     kubeconfig: str | None = None
     namespace_format: str = "rise-{project}"
@@ -142,13 +150,7 @@ class KubernetesConfig(FileModel):
         "(default: public_url + '/auth/ingress'); rise appends ?project=<name>",
     )
     forward_auth_annotations: dict[str, str] = Field(
-        default_factory=lambda: {
-            "nginx.ingress.kubernetes.io/auth-url": "{auth_url}",
-            "nginx.ingress.kubernetes.io/auth-signin": "{signin_url}",
-            "nginx.ingress.kubernetes.io/auth-response-headers": (
-                "X-Auth-Request-User,X-Auth-Request-Email"
-            ),
-        },
+        default_factory=lambda: dict(FORWARD_AUTH_ANNOTATIONS),
         description="Ingress annotations of private projects; {auth_url} and {signin_url} "
         "(public_url + '/oauth/signin', where a browser signs in) are replaced; an annotation "
         "naming {signin_url} is left out when the server has no public_url",
