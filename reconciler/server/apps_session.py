@@ -21,6 +21,7 @@ here through its ``next`` hook), the person gets the cookie and goes back to ``r
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import threading
 import time
@@ -38,6 +39,7 @@ from reconciler.server.context import ServerContext
 from reconciler.server.login_pages import (
     COOKIE,
     Sessions,
+    allow_form_target,
     renderer,
     secure_cookies,
     sign_in_form,
@@ -50,6 +52,7 @@ SIGNIN_PATH = "/oauth/signin"
 HANDOFF_PATH = "/.rise/session"
 HANDOFF_SECONDS = 60
 MAX_HANDOFFS = 10_000
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 
 
 def app_domains(app_url_template: str, *, proxied: bool = False) -> tuple[str, ...]:
@@ -87,6 +90,8 @@ def redirect_problem(rd: str, domains: tuple[str, ...]) -> str | None:
     if parts.scheme not in ("http", "https") or "@" in parts.netloc:
         return f"rd {rd!r} must be an http(s) address of an app"
     host = (parts.hostname or "").lower()
+    if not _HOST.match(host):
+        return f"rd {rd!r} must name an app's host (letters, digits, dots and dashes)"
     if not any(_within(host, domain) and host != domain for domain in domains):
         under = " or ".join(repr(d) for d in domains)
         return f"rd {rd!r} is not an app under {under}; rise redirects only to its apps"
@@ -176,7 +181,9 @@ def routes(ctx: ServerContext, sessions: Sessions, handoffs: Handoffs) -> list[B
         session = sessions.get(request.cookies.get(COOKIE))
         if session is None or session.username is None:
             sid, session = (None, session) if session is not None else sessions.new()
-            return sign_in_form(render, sid, session, f"{SIGNIN_PATH}?rd={quote(rd, safe='')}")
+            form = sign_in_form(render, sid, session, f"{SIGNIN_PATH}?rd={quote(rd, safe='')}")
+            back = urlsplit(rd)
+            return allow_form_target(form, f"{back.scheme}://{back.netloc}")
         user = ctx.users.get(session.username)
         if user is None:
             sessions.drop(request.cookies.get(COOKIE))

@@ -43,6 +43,7 @@ from reconciler.server.login_pages import (
     COOKIE,
     Renderer,
     Sessions,
+    allow_form_target,
     read_form,
     renderer,
     secure_cookies,
@@ -188,12 +189,7 @@ def routes(ctx: ServerContext, codes: AuthorizationCodes, sessions: Sessions) ->
             fields=fields,
             port=cli.port or 80,
         )
-        # Browsers hold the approval's redirect to form-action too: allow the validated CLI.
-        policy = page.headers["Content-Security-Policy"]
-        page.headers["Content-Security-Policy"] = policy.replace(
-            "form-action 'self'", f"form-action 'self' http://{cli.netloc}"
-        )
-        return page
+        return allow_form_target(page, f"http://{cli.netloc}")
 
     async def decide(request: Request) -> Response:
         form = await read_form(request)

@@ -159,6 +159,8 @@ def test_basic_is_refused_and_never_locks_anyone_out(projects: RunningServer) ->
         f"//intranet.{APPS}/",
         f"javascript:alert(1)//intranet.{APPS}",
         f"https://user@intranet.{APPS}/",
+        f"https://x;script-src *.{APPS}/",
+        f"https://x%2eevil.example%23.{APPS}/",
         "",
     ],
 )
