@@ -43,6 +43,7 @@ from reconciler.server.login_pages import (
     renderer,
     secure_cookies,
     sign_in_form,
+    split_url,
 )
 from reconciler.server.tokens import TokenError
 from schemas.server import ServerConfig
@@ -80,13 +81,9 @@ def rise_host_shares(config: ServerConfig, domain: str) -> bool:
 
 def redirect_problem(rd: str, domains: tuple[str, ...]) -> str | None:
     """Why ``rd`` is no app address to go back to after sign-in, or None."""
-    if not rd or len(rd) > 4000 or not rd.isprintable() or "\\" in rd:
-        return "the address to go back to (rd) is missing or malformed"
-    try:
-        parts = urlsplit(rd)
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        return f"rd {rd!r} is not a valid URL"
+    parts = split_url(rd, 4000)
+    if not rd or parts is None:
+        return f"the address to go back to (rd={rd!r}) is missing or malformed"
     if parts.scheme not in ("http", "https") or "@" in parts.netloc:
         return f"rd {rd!r} must be an http(s) address of an app"
     host = (parts.hostname or "").lower()

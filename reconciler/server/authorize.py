@@ -48,6 +48,7 @@ from reconciler.server.login_pages import (
     renderer,
     secure_cookies,
     sign_in_form,
+    split_url,
 )
 from reconciler.server.throttle import Throttled
 
@@ -140,13 +141,12 @@ def redirect_uri_problem(uri: str) -> str | None:
     """Why ``uri`` is no loopback redirect of a native app (RFC 8252 7.3), or None."""
     if not uri:
         return "redirect_uri is missing"
-    if len(uri) > MAX_REDIRECT_URI or not uri.isprintable() or " " in uri:
-        return "redirect_uri is too long or contains spaces or control characters"
-    try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        return f"redirect_uri {uri!r} is not a valid URL"
+    parts = split_url(uri, MAX_REDIRECT_URI)
+    if parts is None:
+        return (
+            f"redirect_uri {uri[:100]!r} is not a valid URL (too long, spaces, control "
+            "characters or a bad port)"
+        )
     host = parts.hostname or ""
     if parts.scheme != "http" or "@" in parts.netloc or parts.fragment:
         return (

@@ -1,3 +1,4 @@
+# ruff: noqa: F811
 """A private app through rise's own proxy (the ``docker`` runtime of ``rise dev``), in Chromium.
 
 A browser at ``http://vault.localhost:PORT/`` without a session is sent to rise's sign-in
@@ -16,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+# The login tests' headless Chromium fixture, used here by its name (hence F401/F811).
+from tests.login.conftest import browser  # noqa: F401
 from tests.server.conftest import USER_PASSWORD, RunningServer, start_server
 from tests.support.containers import container_env, start_podman_service
 from tests.support.registry import stop_process
@@ -48,18 +51,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, engine: str) -> Iterator[Ru
     running.user("mallory")
     yield running
     running.terminate()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    from tests.login.conftest import CHROMIUM, CHROMIUM_ARGS
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _visit(server: RunningServer, browser: Any, user: str) -> tuple[Any, Any]:
