@@ -21,6 +21,7 @@ here through its ``next`` hook), the person gets the cookie and goes back to ``r
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import threading
@@ -47,6 +48,8 @@ from reconciler.server.login_pages import (
 )
 from reconciler.server.tokens import TokenError
 from schemas.server import ServerConfig
+
+log = logging.getLogger("rise.server")
 
 APPS_COOKIE = "rise_apps"
 SIGNIN_PATH = "/oauth/signin"
@@ -163,6 +166,13 @@ def routes(ctx: ServerContext, sessions: Sessions, handoffs: Handoffs) -> list[B
     domain = cookie_domain(ctx.config)
     shared = rise_host_shares(ctx.config, domain)
     apps = app_domains(ctx.config.app_url_template, proxied=ctx.routes is not None)
+    if not shared and ctx.routes is None:
+        log.warning(
+            "browsers cannot sign in to private apps: rise (public_url %s) and the apps under "
+            "%r share no cookie domain; set [auth.apps] cookie_domain",
+            ctx.config.public_url,
+            domain,
+        )
     ttl = ctx.config.auth.apps.ttl
 
     async def signin(request: Request) -> Response:

@@ -3,6 +3,7 @@ and approves on rise's page, the browser comes back to the CLI's callback on 127
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -117,3 +118,13 @@ def test_browser_goes_with_no_password_flags(tmp_path: Path) -> None:
     rise = RiseCli(tmp_path / "home")
     err = rise.run("login", "http://127.0.0.1:9", "--browser", "-u", "admin").stderr
     assert "--browser logs in through the browser" in err
+
+
+def test_ctrl_c_while_waiting(server: RunningServer, tmp_path: Path) -> None:
+    rise = RiseCli(tmp_path / "home")
+    process, _ = _start(rise, server, tmp_path)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "Interrupted" in err
+    assert not rise.config_file.exists()
