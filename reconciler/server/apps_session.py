@@ -166,7 +166,7 @@ def routes(ctx: ServerContext, sessions: Sessions, handoffs: Handoffs) -> list[B
     domain = cookie_domain(ctx.config)
     shared = rise_host_shares(ctx.config, domain)
     apps = app_domains(ctx.config.app_url_template, proxied=ctx.routes is not None)
-    if not shared and ctx.routes is None:
+    if not shared and ctx.routes is None and ctx.config.public_url:
         log.warning(
             "browsers cannot sign in to private apps: rise (public_url %s) and the apps under "
             "%r share no cookie domain; set [auth.apps] cookie_domain",
