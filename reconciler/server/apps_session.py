@@ -35,16 +35,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from reconciler.server.authorize import allow_form_target, split_url
 from reconciler.server.authz import Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.login_pages import (
     COOKIE,
     Sessions,
-    allow_form_target,
     renderer,
     secure_cookies,
     sign_in_form,
-    split_url,
 )
 from reconciler.server.tokens import TokenError
 from schemas.server import ServerConfig

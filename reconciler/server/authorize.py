@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import SplitResult, urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -43,12 +43,10 @@ from reconciler.server.login_pages import (
     COOKIE,
     Renderer,
     Sessions,
-    allow_form_target,
     read_form,
     renderer,
     secure_cookies,
     sign_in_form,
-    split_url,
 )
 from reconciler.server.throttle import Throttled
 
@@ -135,6 +133,29 @@ def s256(verifier: str) -> str:
     """The S256 code challenge of ``verifier`` (RFC 7636 section 4.2)."""
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def allow_form_target(page: Response, origin: str) -> Response:
+    """Let ``page``'s form end at ``origin`` (a validated one): browsers hold a form's
+    redirects to ``form-action`` too."""
+    policy = page.headers["Content-Security-Policy"]
+    page.headers["Content-Security-Policy"] = policy.replace(
+        "form-action 'self'", f"form-action 'self' {origin}"
+    )
+    return page
+
+
+def split_url(text: str, limit: int = 2000) -> SplitResult | None:
+    """``text``'s parts when it can be a URL to send a browser to: at most ``limit``
+    printable characters without spaces or backslashes, and a numeric port if any."""
+    if len(text) > limit or not text.isprintable() or " " in text or "\\" in text:
+        return None
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return None
+    return parts
 
 
 def redirect_uri_problem(uri: str) -> str | None:

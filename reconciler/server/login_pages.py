@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import SplitResult, parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote
 
 import jinja2
 from pydantic import BaseModel
@@ -128,29 +128,6 @@ def renderer(secure: bool) -> Renderer:
         return response
 
     return render
-
-
-def allow_form_target(page: Response, origin: str) -> Response:
-    """Let ``page``'s form end at ``origin`` (a validated one): browsers hold a form's
-    redirects to ``form-action`` too."""
-    policy = page.headers["Content-Security-Policy"]
-    page.headers["Content-Security-Policy"] = policy.replace(
-        "form-action 'self'", f"form-action 'self' {origin}"
-    )
-    return page
-
-
-def split_url(text: str, limit: int = 2000) -> SplitResult | None:
-    """``text``'s parts when it can be a URL to send a browser to: at most ``limit``
-    printable characters without spaces or backslashes, and a numeric port if any."""
-    if len(text) > limit or not text.isprintable() or " " in text or "\\" in text:
-        return None
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        return None
-    return parts
 
 
 def secure_cookies(ctx: ServerContext) -> bool:
