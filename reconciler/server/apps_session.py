@@ -42,7 +42,6 @@ from reconciler.server.login_pages import (
     COOKIE,
     Sessions,
     renderer,
-    secure_cookies,
     sign_in_form,
 )
 from reconciler.server.tokens import TokenError
@@ -161,7 +160,7 @@ class Handoffs:
 def routes(ctx: ServerContext, sessions: Sessions, handoffs: Handoffs) -> list[BaseRoute]:
     if not ctx.config.auth.device.enabled:  # the login pages are off, and with them this
         return []
-    render = renderer(secure_cookies(ctx))
+    render = renderer(ctx)
     domain = cookie_domain(ctx.config)
     shared = rise_host_shares(ctx.config, domain)
     apps = app_domains(ctx.config.app_url_template, proxied=ctx.routes is not None)

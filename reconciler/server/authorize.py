@@ -45,7 +45,6 @@ from reconciler.server.login_pages import (
     Sessions,
     read_form,
     renderer,
-    secure_cookies,
     sign_in_form,
 )
 from reconciler.server.throttle import Throttled
@@ -190,7 +189,7 @@ def redirect_uri_problem(uri: str) -> str | None:
 def routes(ctx: ServerContext, codes: AuthorizationCodes, sessions: Sessions) -> list[BaseRoute]:
     if not ctx.config.auth.device.enabled:  # the login pages are off, and with them this
         return []
-    render = renderer(secure_cookies(ctx))
+    render = renderer(ctx)
 
     async def authorize(request: Request) -> Response:
         fields = {name: request.query_params.get(name, "") for name in _REQUEST_FIELDS}

@@ -112,8 +112,10 @@ def device_flow(ctx: ServerContext) -> DeviceFlow:
     )
 
 
-def renderer(secure: bool) -> Renderer:
-    """Renders a login template as a page (``action`` defaults to the login page's)."""
+def renderer(ctx: ServerContext) -> Renderer:
+    """Renders a login template as a page (``action`` defaults to the login page's): the one
+    place every login page's common values are set."""
+    secure = secure_cookies(ctx)
     pages = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
     )
@@ -161,7 +163,7 @@ def routes(
     if not ctx.config.auth.device.enabled:
         return []
     secure = secure_cookies(ctx)
-    render = renderer(secure)
+    render = renderer(ctx)
     redeemers: dict[str, Redeemer] = {
         DEVICE_GRANT: lambda form: flow.poll(
             form.get("device_code", ""), form.get("client_id", "")
