@@ -19,6 +19,7 @@ from cli.errors import __doc__ as EXIT_CODES_DOC
 EXAMPLES: dict[str, list[str]] = {
     "login": [
         "rise login https://rise.example.com",
+        "rise login https://rise.example.com --browser",
         "rise login http://127.0.0.1:8000 -u admin --password-stdin < password.txt",
         "rise --profile staging login https://staging.rise.example.com",
         'printf %s "$TOKEN" | rise login https://rise.example.com --token',

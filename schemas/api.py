@@ -156,6 +156,10 @@ class AuthConfigInfo(Payload):
     device_authorization_endpoint: str | None = Field(
         default=None, description="where 'rise login' starts the device flow (RFC 8628)"
     )
+    authorization_endpoint: str | None = Field(
+        default=None,
+        description="where 'rise login --browser' sends the browser (RFC 6749 with PKCE)",
+    )
 
 
 class DeviceAuthorization(Payload):

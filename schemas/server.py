@@ -151,9 +151,33 @@ class DeviceFlowConfig(FileModel):
     )
 
 
+class BrowserLoginConfig(FileModel):
+    """``rise login --browser``: the authorization code grant with PKCE (RFC 6749, 7636, 8252)."""
+
+    code_ttl: int = Field(
+        default=60,
+        ge=1,
+        le=600,
+        description="seconds an authorization code may wait for its exchange",
+    )
+
+
+class AppsSessionConfig(FileModel):
+    """The session cookie of private apps, read by forward auth (``/auth/ingress``)."""
+
+    cookie_domain: str | None = Field(
+        default=None,
+        description="Domain of the cookie private apps are reached with; it must contain the "
+        "apps' hosts and the host of public_url (default: the domain of app_url_template)",
+    )
+    ttl: int = Field(default=8 * 3600, ge=60, le=7 * 86400, description="seconds the cookie lasts")
+
+
 class AuthConfig(FileModel):
     local: LocalAuthConfig = Field(default_factory=LocalAuthConfig)
     device: DeviceFlowConfig = Field(default_factory=DeviceFlowConfig)
+    browser: BrowserLoginConfig = Field(default_factory=BrowserLoginConfig)
+    apps: AppsSessionConfig = Field(default_factory=AppsSessionConfig)
     oidc: list[OidcConfig] = Field(
         default_factory=list, description="OpenID providers people may sign in through"
     )
@@ -188,6 +212,14 @@ class RegistryConfig(FileModel):
     ecr_role_arn: str | None = None
 
 
+FORWARD_AUTH_ANNOTATIONS = {
+    "nginx.ingress.kubernetes.io/auth-url": "{auth_url}",
+    "nginx.ingress.kubernetes.io/auth-signin": "{signin_url}",
+    "nginx.ingress.kubernetes.io/auth-response-headers": "X-Auth-Request-User,X-Auth-Request-Email",
+}
+"""ingress-nginx forward auth: ask rise, send browsers to sign in, pass who it is to the app."""
+
+
 class KubernetesConfig(FileModel):
     kubeconfig: str | None = None
     namespace_format: str = "rise-{project}"
@@ -207,8 +239,10 @@ class KubernetesConfig(FileModel):
         "(default: public_url + '/auth/ingress'); rise appends ?project=<name>",
     )
     forward_auth_annotations: dict[str, str] = Field(
-        default_factory=lambda: {"nginx.ingress.kubernetes.io/auth-url": "{auth_url}"},
-        description="Ingress annotations of private projects; {auth_url} is replaced",
+        default_factory=lambda: dict(FORWARD_AUTH_ANNOTATIONS),
+        description="Ingress annotations of private projects; {auth_url} and {signin_url} "
+        "(public_url + '/oauth/signin', where a browser signs in) are replaced; an annotation "
+        "naming {signin_url} is left out when the server has no public_url",
     )
     ingress_namespace: str | None = Field(
         default=None,

@@ -31,6 +31,8 @@ from reconciler.server.users import ProviderIdentity, User
 ALGORITHM = "ES256"
 ACCESS_AUDIENCE = "rise-api"
 REFRESH_AUDIENCE = "rise-refresh"
+APPS_AUDIENCE = "rise-apps"
+"""The private apps' session cookie: valid for forward auth only, never for the API."""
 LEEWAY_SECONDS = 30
 
 Clock = Callable[[], datetime]
@@ -103,9 +105,7 @@ class TokenService:
         identity: ProviderIdentity | None = None,
     ) -> TokenPair:
         # Both carry the password version, so a password change or removal revokes both.
-        extra: dict[str, Any] = {"pwv": password_version} if password_version is not None else {}
-        if identity is not None:
-            extra["idp"] = {"p": identity.provider, "iss": identity.issuer, "sub": identity.subject}
+        extra = self._user_claims(password_version, identity)
         access = self._sign(subject, kind, ACCESS_AUDIENCE, self.access_ttl, extra)
         refresh = self._sign(subject, kind, REFRESH_AUDIENCE, self.refresh_ttl, extra)
         return TokenPair(access, self.access_ttl, refresh, self.refresh_ttl)
@@ -113,6 +113,23 @@ class TokenService:
     def for_user(self, user: User) -> TokenPair:
         """A user's token pair: their password version, and their provider identity."""
         return self.issue(user.username, "user", user.password_version, user.identity)
+
+    def issue_apps(self, user: User, ttl: int) -> str:
+        """The value of the apps' session cookie (audience ``rise-apps``)."""
+        claims = self._user_claims(user.password_version, user.identity)
+        return self._sign(user.username, "user", APPS_AUDIENCE, ttl, claims)
+
+    @staticmethod
+    def _user_claims(
+        password_version: int | None, identity: ProviderIdentity | None
+    ) -> dict[str, Any]:
+        claims: dict[str, Any] = {}
+        if password_version is not None:
+            claims["pwv"] = password_version
+        if identity is not None:
+            provider, issuer, subject = identity.provider, identity.issuer, identity.subject
+            claims["idp"] = {"p": provider, "iss": issuer, "sub": subject}
+        return claims
 
     def _sign(
         self, subject: str, kind: Kind, audience: str, ttl: int, extra: dict[str, Any]
@@ -139,6 +156,9 @@ class TokenService:
 
     def verify_refresh(self, token: str) -> VerifiedToken:
         return self._verify(token, REFRESH_AUDIENCE)
+
+    def verify_apps(self, token: str) -> VerifiedToken:
+        return self._verify(token, APPS_AUDIENCE)
 
     def _verify(self, token: str, audience: str) -> VerifiedToken:
         key = self._key_for(token)
@@ -213,7 +233,7 @@ def _claim_problem(exc: JoseError, claims: dict[str, Any], audience: str) -> str
     if isinstance(exc, MissingClaimError):
         return f"token has no {claim!r} claim"
     if claim == "aud":
-        kind = "refresh" if audience == REFRESH_AUDIENCE else "access"
+        kind = {REFRESH_AUDIENCE: "refresh", APPS_AUDIENCE: "apps session"}.get(audience, "access")
         return f"token is not a rise {kind} token (aud {claims.get('aud')!r})"
     if claim == "iss":
         return f"token was issued by {claims.get('iss')!r}, not by this server"

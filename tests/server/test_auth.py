@@ -180,4 +180,5 @@ def test_the_auth_config_says_which_logins_are_on(server: RunningServer) -> None
         "oidc": [],
         "trusted_issuers": [],
         "device_authorization_endpoint": "/oauth/device/code",
+        "authorization_endpoint": "/oauth/authorize",
     }

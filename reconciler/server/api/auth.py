@@ -29,6 +29,7 @@ from schemas.api import (
 
 _TAG = "auth"
 DEVICE_ENDPOINT = "/oauth/device/code"
+AUTHORIZE_ENDPOINT = "/oauth/authorize"
 
 
 def routes(ctx: ServerContext) -> list[BaseRoute]:
@@ -80,6 +81,9 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
                 ],
                 trusted_issuers=[t.issuer for t in ctx.config.auth.trusted_issuers],
                 device_authorization_endpoint=DEVICE_ENDPOINT
+                if ctx.config.auth.device.enabled
+                else None,
+                authorization_endpoint=AUTHORIZE_ENDPOINT
                 if ctx.config.auth.device.enabled
                 else None,
             )
