@@ -123,6 +123,7 @@ def renderer(ctx: ServerContext) -> Renderer:
         values.setdefault("action", LOGIN_PAGE)
         values.setdefault("providers", provider_links(ctx))
         values.setdefault("local", ctx.config.auth.local.enabled)
+        values.setdefault("signed_in_as", None)
         html = pages.get_template(template).render(**values)
         response = HTMLResponse(html, status_code=status, headers=_PAGE_HEADERS)
         if sid is not None:

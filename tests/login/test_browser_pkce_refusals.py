@@ -262,9 +262,9 @@ def test_the_approval_needs_the_session_and_its_csrf(short_codes: RunningServer)
 
 
 def test_next_never_leaves_the_site(short_codes: RunningServer) -> None:
-    visitor = httpx.Client(base_url=short_codes.url)
-    page = visitor.get("/oauth/login")
     for target in ("https://evil.example/", "//evil.example/oauth/authorize?", "/ui/"):
+        visitor = httpx.Client(base_url=short_codes.url)  # signed out: the form has its CSRF
+        page = visitor.get("/oauth/login")
         signed = visitor.post(
             "/oauth/login",
             data={
@@ -277,4 +277,3 @@ def test_next_never_leaves_the_site(short_codes: RunningServer) -> None:
         )
         assert signed.status_code == 303
         assert signed.headers["location"].startswith("/oauth/login?code="), target
-        page = visitor.get(signed.headers["location"])
