@@ -77,3 +77,8 @@ def visible_teams(principal: Principal, snap: Snapshot) -> list[TeamInfo]:
         for name, team in sorted(snap.teams.items())
         if may_see_team(principal, team)
     ]
+
+
+def access_to(ctx: ServerContext, principal: Principal, name: str) -> Access:
+    """What ``principal`` may do with project ``name`` (404 when it may not see it). Blocking."""
+    return visible_project_access(ctx.store, principal, name)[1]

@@ -1,0 +1,90 @@
+"""What every dashboard page and form does: render a template for the signed-in viewer (with
+the pending-review count the navigation shows), send strangers to the sign-in page, renew
+an expired session from its refresh cookie, and refuse a form post without its CSRF token."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from reconciler.server.authz import Principal
+from reconciler.server.context import ServerContext
+from reconciler.server.errors import ApiError
+from reconciler.server.ui import inproc, render, session
+
+Handler = Callable[[Request], Awaitable[Response]]
+PageFn = Callable[[Request, Principal], Awaitable[Response]]
+FormFn = Callable[[Request, Principal, dict[str, str]], Awaitable[Response]]
+
+
+class Pages:
+    def __init__(self, ctx: ServerContext):
+        self.ctx = ctx
+        self.env = render.environment()
+        self.secure_cookie = (ctx.config.public_url or "").startswith("https://")
+
+    def show(self, request: Request, template: str, status: int = 200, **values: Any) -> Response:
+        values.setdefault("csrf", session.csrf_token(request))
+        values.setdefault("pending_reviews", getattr(request.state, "pending_reviews", None))
+        return render.page(self.env, template, values, status)
+
+    def signed_in(self, fn: PageFn) -> Handler:
+        """A page for a signed-in user: to the sign-in page otherwise; API errors (404 for
+        what the viewer may not see) become an error page with the same status."""
+        ctx = self.ctx
+
+        async def handler(request: Request) -> Response:
+            principal = await session.session_principal(request, ctx)
+            renewed = session.renew(request, ctx) if principal is None else None
+            if renewed is not None:
+                principal = renewed[0]
+            if principal is None:
+                target = quote(request.url.path, safe="/")
+                return render.secure(RedirectResponse(f"/ui/sign-in?next={target}", 303))
+            request.state.user = principal.username
+            try:
+                if request.method == "GET":
+                    request.state.pending_reviews = await pending_reviews(request)
+                response = await fn(request, principal)
+            except ApiError as exc:
+                response = self.show(
+                    request, "dashboard/error.html", exc.status, user=principal, error=exc
+                )
+            if renewed is not None:  # the access token had expired: a new pair, as rise does
+                session.start_session(response, renewed[1], self.secure_cookie)
+            return response
+
+        return handler
+
+    def form_post(self, fn: FormFn) -> Handler:
+        """A form's POST: refused (403) without this session's CSRF token."""
+
+        async def page_fn(request: Request, principal: Principal) -> Response:
+            fields = await render.form(request)
+            if not session.csrf_ok(request, fields.get("csrf")):
+                raise csrf_refused()
+            return await fn(request, principal, fields)
+
+        return self.signed_in(page_fn)
+
+
+async def pending_reviews(request: Request) -> int:
+    """How many reviews wait (open or stale) in projects the viewer may see: the API's list."""
+    return len(await inproc.call(request, "GET", "/api/v1/reviews"))
+
+
+def redirect(path: str) -> Response:
+    return render.secure(RedirectResponse(path, 303))
+
+
+def csrf_refused() -> ApiError:
+    return ApiError(
+        403,
+        "csrf_refused",
+        "this form was not sent from a page of this dashboard (its CSRF token is missing or wrong)",
+        "reload the page and try again",
+    )
