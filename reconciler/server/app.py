@@ -26,7 +26,15 @@ from starlette.types import Scope
 from reconciler.registry.http import registry_routes
 from reconciler.render import RenderSettings
 from reconciler.server import git_http, ingress_auth, login_pages, openapi, ui, webhooks
-from reconciler.server.api import auth, deployments, env, projects, reviews, teams
+from reconciler.server.api import (
+    auth,
+    deployment_details,
+    deployments,
+    env,
+    projects,
+    reviews,
+    teams,
+)
 from reconciler.server.auth import authenticate
 from reconciler.server.authz import project_actions
 from reconciler.server.context import ServerContext
@@ -66,6 +74,7 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
         *projects.routes(ctx),
         *teams.routes(ctx),
         *deployments.routes(ctx),
+        *deployment_details.routes(ctx, settings),
         *env.routes(ctx),
         *reviews.routes(ctx, settings),
         *webhooks.routes(ctx, refresher, reviewer),

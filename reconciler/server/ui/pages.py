@@ -7,6 +7,7 @@ exactly what ``rise`` could and nothing more.
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import quote, urlsplit
 
 from starlette.requests import Request
@@ -14,11 +15,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from reconciler.render import RenderSettings
 from reconciler.server.api._http import blocking, path_name, snapshot
 from reconciler.server.authz import Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
 from reconciler.server.ui import inproc, render, session, views
+from reconciler.server.ui.diffs import diff_section
 from reconciler.server.ui.kit import Pages, csrf_refused, redirect
 
 STATUSES = ("deploying", "running", "failed", "stopped", "unknown", "invalid")
@@ -26,6 +29,7 @@ STATUSES = ("deploying", "running", "failed", "stopped", "unknown", "invalid")
 
 def routes(ctx: ServerContext) -> list[BaseRoute]:
     kit = Pages(ctx)
+    settings = functools.cache(lambda: RenderSettings.from_config(ctx.config))
     show, secure_cookie = kit.show, kit.secure_cookie
 
     async def index(request: Request) -> Response:
@@ -96,9 +100,15 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
     async def deployment(request: Request, principal: Principal) -> Response:
         name = path_name(request, "project", "project name")
         wanted = str(request.path_params["deployment"])
-        info, may_change = await blocking(views.deployment_page, ctx, principal, name, wanted)
+        data = await blocking(views.deployment_page, ctx, settings(), principal, name, wanted)
+        changes = data.manifests.changes if data.manifests else []
         return show(
-            request, "dashboard/deployment.html", user=principal, d=info, may_change=may_change
+            request,
+            "dashboard/deployment.html",
+            user=principal,
+            page=data,
+            d=data.info,
+            sections=[diff_section(c.model_dump()) for c in changes if c.action != "unchanged"],
         )
 
     async def teams(request: Request, principal: Principal) -> Response:

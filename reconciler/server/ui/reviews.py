@@ -9,7 +9,6 @@ there (the author cannot approve their own, a stale review cannot be merged, ...
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -21,6 +20,7 @@ from reconciler.server.authz import Access, Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
 from reconciler.server.ui import inproc, views
+from reconciler.server.ui.diffs import diff_section
 from reconciler.server.ui.kit import Pages, redirect
 from schemas.api import ReviewDetail, ReviewRow
 
@@ -58,7 +58,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             user=principal,
             r=review,
             verdicts=verdicts(review, principal, access),
-            sections=[_section(o) for o in review.objects if o.get("action") != "unchanged"],
+            sections=[diff_section(o) for o in review.objects if o.get("action") != "unchanged"],
             summary=_summary(review.diff),
         )
 
@@ -124,39 +124,6 @@ def _page(project: str, review_id: str) -> str:
 
 def _deployment_page(project: str, review_id: str) -> str:
     return f"/ui/projects/{project}/deployments/{quote(review_id, safe='')}"
-
-
-@dataclass(frozen=True)
-class DiffLine:
-    kind: str
-    """add, del, hunk, file or same: a CSS class, and the +/- the text itself starts with."""
-    text: str
-
-
-def _section(obj: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "action": obj.get("action", ""),
-        "kind": obj.get("kind", ""),
-        "where": "/".join(p for p in (obj.get("namespace"), obj.get("name")) if p),
-        "lines": diff_lines(str(obj.get("unified", ""))),
-    }
-
-
-def diff_lines(unified: str) -> list[DiffLine]:
-    out = []
-    for line in unified.splitlines():
-        if line.startswith(("+++", "---")):
-            kind = "file"
-        elif line.startswith("@@"):
-            kind = "hunk"
-        elif line.startswith("+"):
-            kind = "add"
-        elif line.startswith("-"):
-            kind = "del"
-        else:
-            kind = "same"
-        out.append(DiffLine(kind, line))
-    return out
 
 
 def _summary(diff: str) -> str:
