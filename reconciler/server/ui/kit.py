@@ -43,7 +43,9 @@ class Pages:
             if renewed is not None:
                 principal = renewed[0]
             if principal is None:
-                target = quote(request.url.path, safe="/")
+                # The query too: a shared link to a filtered page survives the sign-in.
+                query = request.url.query
+                target = quote(request.url.path + (f"?{query}" if query else ""), safe="/")
                 return render.secure(RedirectResponse(f"/ui/sign-in?next={target}", 303))
             request.state.user = principal.username
             try:

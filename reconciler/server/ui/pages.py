@@ -22,9 +22,8 @@ from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
 from reconciler.server.ui import inproc, render, session, views
 from reconciler.server.ui.diffs import diff_section
+from reconciler.server.ui.filters import STATUSES, ProjectFilter
 from reconciler.server.ui.kit import Pages, csrf_refused, redirect
-
-STATUSES = ("deploying", "running", "failed", "stopped", "unknown", "invalid")
 
 
 def routes(ctx: ServerContext) -> list[BaseRoute]:
@@ -72,24 +71,21 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
     async def projects(request: Request, principal: Principal) -> Response:
         snap = await snapshot(ctx)
         rows = views.visible_rows(ctx, principal, snap)
+        wanted, problems = ProjectFilter.from_query(request.query_params)
         owners = sorted({row.owner for row in rows if row.owner})
-        wanted = {k: request.query_params.get(k, "").strip() for k in ("q", "status", "owner")}
-        shown = [
-            row
-            for row in rows
-            if wanted["q"].lower() in row.name.lower()
-            and (not wanted["status"] or row.status == wanted["status"])
-            and (not wanted["owner"] or row.owner == wanted["owner"])
-        ]
+        teams = {o.removeprefix("team:") for o in owners if o.startswith("team:")}
+        teams |= {t.name for t in views.visible_teams(principal, snap)}
         return show(
             request,
             "dashboard/projects.html",
             user=principal,
-            rows=shown,
+            rows=wanted.apply(rows),
             total=len(rows),
             owners=owners,
+            teams=sorted(teams),
             statuses=STATUSES,
             wanted=wanted,
+            problems=problems,
         )
 
     async def project(request: Request, principal: Principal) -> Response:
@@ -161,4 +157,4 @@ def _safe_next(value: str | None) -> str:
     parts = urlsplit(value or "")
     if parts.scheme or parts.netloc or not parts.path.startswith("/ui/") or "\\" in parts.path:
         return "/ui/projects"
-    return parts.path
+    return parts.path + (f"?{parts.query}" if parts.query else "")
