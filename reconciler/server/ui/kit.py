@@ -32,9 +32,10 @@ class Pages:
         values.setdefault("pending_reviews", getattr(request.state, "pending_reviews", None))
         return render.page(self.env, template, values, status)
 
-    def signed_in(self, fn: PageFn) -> Handler:
+    def signed_in(self, fn: PageFn, *, counts: bool = True) -> Handler:
         """A page for a signed-in user: to the sign-in page otherwise; API errors (404 for
-        what the viewer may not see) become an error page with the same status."""
+        what the viewer may not see) become an error page with the same status. ``counts``:
+        the page shows the navigation (with the count of pending reviews)."""
         ctx = self.ctx
 
         async def handler(request: Request) -> Response:
@@ -49,7 +50,7 @@ class Pages:
                 return render.secure(RedirectResponse(f"/ui/sign-in?next={target}", 303))
             request.state.user = principal.username
             try:
-                if request.method == "GET":
+                if counts and request.method == "GET":
                     request.state.pending_reviews = await pending_reviews(request)
                 response = await fn(request, principal)
             except ApiError as exc:

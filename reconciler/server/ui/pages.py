@@ -11,7 +11,7 @@ import functools
 from urllib.parse import quote, urlsplit
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -107,6 +107,11 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             sections=[diff_section(c.model_dump()) for c in changes if c.action != "unchanged"],
         )
 
+    async def session_check(request: Request, principal: Principal) -> Response:
+        """For a page whose event stream ended: answering renews an expired session from the
+        refresh cookie (as any page does); no session: the sign-in redirect."""
+        return render.secure(JSONResponse({"username": principal.username}))
+
     async def teams(request: Request, principal: Principal) -> Response:
         snap = await snapshot(ctx)
         shown = views.visible_teams(principal, snap)
@@ -144,6 +149,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             methods=["POST"],
         ),
         Route("/ui/teams", kit.signed_in(teams), methods=["GET"]),
+        Route("/ui/session", kit.signed_in(session_check, counts=False), methods=["GET"]),
         Mount("/ui/static", StaticFiles(directory=render.STATIC), name="ui-static"),
     ]
 

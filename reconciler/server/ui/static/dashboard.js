@@ -8,7 +8,7 @@
   if (!root || !window.EventSource) return;
   var project = root.getAttribute("data-live");
   var url = "/api/v1/events" + (project ? "?project=" + encodeURIComponent(project) : "");
-  var source = new EventSource(url);
+  var source = null;
   var STEPS = {deploying: ["rolling_out", "Rolling out"], running: ["healthy", "Healthy"],
     failed: ["failed", "Failed"], stopped: ["stopped", "Stopped"]};
 
@@ -64,7 +64,7 @@
     }, 500);
   }
 
-  source.addEventListener("status", function (message) {
+  function onStatus(message) {
     var event = JSON.parse(message.data);
     var selector = '[data-project="' + CSS.escape(event.project) + '"]';
     document.querySelectorAll(selector).forEach(function (element) {
@@ -92,5 +92,47 @@
       if (row) setBadge(row, event.status);
       refreshHistory();
     }
-  });
+  }
+
+  // The stream ends when the session does (expired, password changed, user deleted): renew
+  // it from the refresh cookie and listen again, or say that this page is signed out.
+  function signedOut(reason) {
+    if (document.querySelector("[data-signed-out]")) return;
+    var note = document.createElement("p");
+    note.className = "error signed-out";
+    note.setAttribute("role", "alert");
+    note.setAttribute("data-signed-out", "");
+    note.append("You are signed out (" + (reason || "the session ended") +
+      "): statuses here are no longer live. ");
+    var link = document.createElement("a");
+    link.href = "/ui/sign-in?next=" + encodeURIComponent(location.pathname + location.search);
+    link.textContent = "Sign in again";
+    note.append(link);
+    document.getElementById("main").prepend(note);
+  }
+
+  function renew(reason) {
+    if (source) source.close();
+    source = null;
+    fetch("/ui/session", {credentials: "same-origin", headers: {Accept: "application/json"}})
+      .then(function (answer) {
+        if (answer.ok && !answer.redirected) listen();
+        else signedOut(reason);
+      })
+      .catch(function () { signedOut(reason); });
+  }
+
+  function listen() {
+    source = new EventSource(url);
+    source.addEventListener("status", onStatus);
+    source.addEventListener("signed-out", function (message) {
+      renew(JSON.parse(message.data).reason);
+    });
+    source.addEventListener("error", function () {
+      // A refused reconnect (401) closes the source for good; a dropped one retries itself.
+      if (source && source.readyState === EventSource.CLOSED) renew("the session ended");
+    });
+  }
+
+  listen();
 })();
