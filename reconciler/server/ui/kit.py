@@ -11,10 +11,11 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from reconciler.server.api._http import blocking
 from reconciler.server.authz import Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
-from reconciler.server.ui import inproc, render, session
+from reconciler.server.ui import inproc, render, session, views
 
 Handler = Callable[[Request], Awaitable[Response]]
 PageFn = Callable[[Request, Principal], Awaitable[Response]]
@@ -26,6 +27,7 @@ class Pages:
         self.ctx = ctx
         self.env = render.environment()
         self.secure_cookie = (ctx.config.public_url or "").startswith("https://")
+        self._counts: dict[tuple[object, ...], int] = {}
 
     def show(self, request: Request, template: str, status: int = 200, **values: Any) -> Response:
         values.setdefault("csrf", session.csrf_token(request))
@@ -51,7 +53,7 @@ class Pages:
             request.state.user = principal.username
             try:
                 if counts and request.method == "GET":
-                    request.state.pending_reviews = await pending_reviews(request)
+                    request.state.pending_reviews = await self._pending(request, principal)
                 response = await fn(request, principal)
             except ApiError as exc:
                 response = self.show(
@@ -74,10 +76,19 @@ class Pages:
 
         return self.signed_in(page_fn)
 
+    async def _pending(self, request: Request, principal: Principal) -> int:
+        """How many reviews wait (open or stale) in projects the viewer may see: the length of
+        the API's list, which reads every review branch; kept until main or a review branch
+        moves, so the navigation of every page does not pay for it again."""
+        key = (principal, *await blocking(views.reviews_version, self.ctx))
+        if key not in self._counts:
+            if len(self._counts) > _COUNTS_KEPT:
+                self._counts.clear()
+            self._counts[key] = len(await inproc.call(request, "GET", "/api/v1/reviews"))
+        return self._counts[key]
 
-async def pending_reviews(request: Request) -> int:
-    """How many reviews wait (open or stale) in projects the viewer may see: the API's list."""
-    return len(await inproc.call(request, "GET", "/api/v1/reviews"))
+
+_COUNTS_KEPT = 1000
 
 
 def redirect(path: str) -> Response:

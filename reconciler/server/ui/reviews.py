@@ -40,7 +40,9 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
 
     async def listing(request: Request, principal: Principal) -> Response:
         rows = [ReviewRow.model_validate(r) for r in await inproc.call(request, "GET", _API)]
-        return kit.show(request, "dashboard/reviews.html", user=principal, rows=rows)
+        return kit.show(
+            request, "dashboard/reviews.html", user=principal, rows=rows, pending_reviews=len(rows)
+        )
 
     async def one(request: Request, principal: Principal) -> Response:
         name, review_id = _target(request)
@@ -77,7 +79,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
 
     item = "/ui/reviews/{project}/{review}"
     return [
-        Route("/ui/reviews", kit.signed_in(listing), methods=["GET"]),
+        Route("/ui/reviews", kit.signed_in(listing, counts=False), methods=["GET"]),
         Route(item, kit.signed_in(one), methods=["GET"]),
         Route(f"{item}/approve", kit.form_post(approve), methods=["POST"]),
         Route(f"{item}/reject", kit.form_post(reject), methods=["POST"]),

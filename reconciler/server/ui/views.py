@@ -15,6 +15,7 @@ from reconciler.server.api.projects import listed_for
 from reconciler.server.authz import Access, Principal, may_see_team
 from reconciler.server.context import ServerContext
 from reconciler.state import ProjectState, Snapshot
+from reconciler.state.reviews import review_tips
 from schemas.api import (
     DeploymentInfo,
     DeploymentManifests,
@@ -102,3 +103,9 @@ def visible_teams(principal: Principal, snap: Snapshot) -> list[TeamInfo]:
 def access_to(ctx: ServerContext, principal: Principal, name: str) -> Access:
     """What ``principal`` may do with project ``name`` (404 when it may not see it). Blocking."""
     return visible_project_access(ctx.store, principal, name)[1]
+
+
+def reviews_version(ctx: ServerContext) -> tuple[str | None, tuple[tuple[str, str | None], ...]]:
+    """Main's head and every review branch's tip: what the list of reviews depends on."""
+    repo = ctx.store.repo
+    return repo.head(), review_tips(repo)
