@@ -64,6 +64,20 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             summary=_summary(review.diff),
         )
 
+    async def by_id(request: Request, principal: Principal) -> Response:
+        """``/ui/reviews/ID``, as ``rise review show ID`` takes it: the review of that id in
+        the projects the viewer may see."""
+        wanted = str(request.path_params["review"])
+        for row in await inproc.call(request, "GET", f"{_API}?state=open,stale,rejected"):
+            if row["id"] == wanted:
+                return redirect(_page(row["project"], wanted))
+        raise ApiError(
+            404,
+            "not_found",
+            f"review {wanted!r} not found",
+            "see the reviews waiting at /ui/reviews",
+        )
+
     async def approve(request: Request, principal: Principal, fields: dict[str, str]) -> Response:
         name, review_id = _target(request)
         row = await inproc.call(request, "POST", f"{_api_path(name, review_id)}/approve")
@@ -80,6 +94,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
     item = "/ui/reviews/{project}/{review}"
     return [
         Route("/ui/reviews", kit.signed_in(listing, counts=False), methods=["GET"]),
+        Route("/ui/reviews/{review}", kit.signed_in(by_id), methods=["GET"]),
         Route(item, kit.signed_in(one), methods=["GET"]),
         Route(f"{item}/approve", kit.form_post(approve), methods=["POST"]),
         Route(f"{item}/reject", kit.form_post(reject), methods=["POST"]),
