@@ -16,6 +16,7 @@ from the refresh cookie and opens a new stream, or says it is signed out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
@@ -67,10 +68,9 @@ class _Credential:
         self._token = token
         self.expires_at: float | None = None
         if token is not None:
-            try:
+            # A token of another issuer has no expiry here: the periodic re-check ends it.
+            with contextlib.suppress(TokenError):
                 self.expires_at = float(ctx.tokens.verify_access(token).expires_at)
-            except TokenError:
-                self.expires_at = 0.0
 
     def seconds_left(self) -> float | None:
         if self.expires_at is None:
