@@ -139,7 +139,7 @@ def bench_token_endpoint(seconds: float, connections: int) -> float:
 
 
 def bench_push(pushes: int) -> list[float]:
-    from cli.build import BuildOptions, ServerCredentials, get_backend, plan_build, push_image
+    from cli.images import BuildOptions, ServerCredentials, get_backend, plan_build, push_image
     from tests.support.containers import container_env, hello_context
     from tests.support.registry import start_stack, user_token
 

@@ -15,6 +15,7 @@ ALIASES = {
     "p": "project",
     "d": "deployment",
     "t": "team",
+    "sa": "service-account",
     "c": "create",
     "ls": "list",
     "s": "show",

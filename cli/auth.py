@@ -2,12 +2,12 @@
 
 ``rise login URL`` uses the device flow when the server offers it (every server does unless
 ``[auth.device] enabled = false``): it prints a link, opens a browser when there is one, and
-waits for the approval on that page (``cli/device_login.py``). ``-u USER``,
-``--password-stdin`` or ``--password`` choose password login instead, which asks for the
-password at a prompt (or reads it from stdin with ``--password-stdin``), never from an
-argument. ``--token`` stores a token made elsewhere (CI
-uses ``RISE_TOKEN`` instead and stores nothing). Tokens go to the profile, mode 0600, and are
-never printed.
+waits for the approval on that page (``cli/device_login.py``). ``--browser`` logs in through
+a browser on this computer instead (``cli/browser_login.py``: PKCE, a callback on
+127.0.0.1). ``-u USER``, ``--password-stdin`` or ``--password`` choose password login, which
+asks for the password at a prompt (or reads it from stdin with ``--password-stdin``), never
+from an argument. ``--token`` stores a token made elsewhere (CI uses ``RISE_TOKEN`` instead
+and stores nothing). Tokens go to the profile, mode 0600, and are never printed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from cli.browser_login import browser_login
 from cli.client import Client
 from cli.config import Connection, check_url
 from cli.device_login import device_login
@@ -36,6 +37,12 @@ from cli.session import current_session, session_client
 )
 @click.option("--no-browser", is_flag=True, help="Only print the login link (device flow).")
 @click.option(
+    "--browser",
+    "pkce",
+    is_flag=True,
+    help="Log in through a browser on this computer (PKCE, callback on 127.0.0.1).",
+)
+@click.option(
     "--token", "token_stdin", is_flag=True, help="Read an access token from standard input."
 )
 @click.option(
@@ -50,6 +57,7 @@ def login(
     password_stdin: bool,
     password_prompt: bool,
     no_browser: bool,
+    pkce: bool,
     token_stdin: bool,
     ca_bundle: str | None,
     allow_http: bool,
@@ -59,6 +67,12 @@ def login(
     By default through the server's login page: open the printed link, sign in there and
     approve. -u, --password or --password-stdin log in with a password instead.
     """
+    if pkce and (username or password_stdin or password_prompt or token_stdin or no_browser):
+        raise CliError(
+            "--browser logs in through the browser: it goes with no -u, --password, "
+            "--password-stdin, --token or --no-browser",
+            exit_code=EXIT_USAGE,
+        )
     session = current_session()
     profile = session.current_profile()
     server = url or session.url or session.environ.get("RISE_URL") or profile.url
@@ -83,7 +97,9 @@ def login(
         else:
             config = client.public("GET", "/api/v1/auth/config")
             endpoint = config.get("device_authorization_endpoint")
-            if endpoint and not (username or password_stdin or password_prompt):
+            if pkce:
+                tokens = browser_login(client, _browser_endpoint(config), session.environ)
+            elif endpoint and not (username or password_stdin or password_prompt):
                 tokens = device_login(
                     client, endpoint, session.environ, open_browser=not no_browser
                 )
@@ -153,6 +169,17 @@ def _password_login(
     return client.public(
         "POST", "/api/v1/auth/login", json={"username": username, "password": password}
     )
+
+
+def _browser_endpoint(config: dict[str, Any]) -> str:
+    endpoint = config.get("authorization_endpoint")
+    if not endpoint:
+        raise CliError(
+            "this server offers no browser login",
+            hint="run 'rise login URL' (device flow) instead",
+            exit_code=EXIT_USAGE,
+        )
+    return str(endpoint)
 
 
 def _stdin_secret(what: str) -> str:

@@ -26,7 +26,6 @@ from cli.session import session_client
 
 if TYPE_CHECKING:
     from cli.appconfig import AppFolder
-    from cli.build import CredentialsSource
 
 DEPLOYMENT_COLUMNS = ("ID", "STATUS", "IMAGE", "DEPLOYED BY", "WHEN")
 
@@ -252,10 +251,11 @@ class DeployRequest:
     def _image(
         self, client: Client, name: str, build: bool, backend: str | None, verbose: bool
     ) -> str | None:
-        from cli.build.backends import BuildError
-        from cli.build.release import build_and_push, pinned_image
+        from cli.images.backends import BuildError
+        from cli.images.push import client_credentials
+        from cli.images.release import build_and_push, pinned_image
 
-        credentials = api_credentials(client)
+        credentials = client_credentials(client)
         try:
             if self.image:
                 return pinned_image(self.image, name, credentials, step).pinned
@@ -292,20 +292,6 @@ class DeployRequest:
         # -e without a .rise.toml: the config last deployed, with these variables added.
         last = client.get(f"/projects/{name}").get("app_config") or {}
         return with_env(last, self.env, self.environment)
-
-
-def api_credentials(client: Client) -> CredentialsSource:
-    """Registry credentials from the server, asked through the CLI's client (its login,
-    silent refresh and TLS settings) for each push or pull."""
-    from cli.build.push import PUSH, PushCredentials
-
-    def fetch(project: str, actions: tuple[str, ...] = PUSH) -> PushCredentials:
-        answer = client.post(
-            f"/projects/{project}/registry-credentials", {"actions": list(actions)}
-        )
-        return PushCredentials.from_json(answer)
-
-    return fetch
 
 
 def roll_out(

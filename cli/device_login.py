@@ -36,14 +36,14 @@ def device_login(
     started = client.form(endpoint, {"client_id": CLIENT_ID})
     if started.status_code != 200:
         raise CliError(
-            f"the server refused to start a login: {_described(started)}",
+            f"the server refused to start a login: {described(started)}",
             hint="log in with a password instead: rise login URL -u USERNAME",
             exit_code=EXIT_AUTH,
         )
     grant = started.json()
     link = grant["verification_uri_complete"]
     click.echo(f"Please login to rise at {link}")
-    if open_browser and _has_browser(environ):
+    if open_browser and has_browser(environ):
         webbrowser.open(link)
     interval = float(grant["interval"])
     deadline = time.monotonic() + float(grant["expires_in"])
@@ -60,7 +60,7 @@ def device_login(
         if error == "slow_down":
             interval += SLOW_DOWN_SECONDS
             continue
-        raise _refused(error, _described(answer))
+        raise _refused(error, described(answer))
     raise _refused("expired_token", "the code expired")
 
 
@@ -80,7 +80,7 @@ def _refused(error: str | None, description: str) -> CliError:
     return CliError(f"the login failed: {description}", exit_code=EXIT_AUTH)
 
 
-def _has_browser(environ: Mapping[str, str]) -> bool:
+def has_browser(environ: Mapping[str, str]) -> bool:
     """A browser may be opened: not in CI, and on Linux only with a display to show it on."""
     if environ.get("CI") or not sys.stdout.isatty():
         return False
@@ -97,7 +97,7 @@ def _error_code(response: httpx.Response) -> str | None:
     return body.get("error") if isinstance(body, dict) else None
 
 
-def _described(response: httpx.Response) -> str:
+def described(response: httpx.Response) -> str:
     try:
         body = response.json()
     except ValueError:

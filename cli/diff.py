@@ -221,5 +221,11 @@ def print_dry_run(answer: dict[str, Any], output: str, color: bool | None = None
         click.echo(f"Project {answer['project']}:")
         click.echo(format_diff(diffs, color), nl=False, color=color)
         base = (answer.get("base") or "")[:12] or "nothing"
-        click.echo(f"deploying {answer['image']} onto {base}: dry run, nothing changed.", err=True)
+        against = (
+            " (compared with the live objects)" if answer.get("compared_with") == "live" else ""
+        )
+        click.echo(
+            f"deploying {answer['image']} onto {base}{against}: dry run, nothing changed.",
+            err=True,
+        )
     return EXIT_CHANGES if answer["changed"] else 0

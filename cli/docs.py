@@ -19,6 +19,7 @@ from cli.errors import __doc__ as EXIT_CODES_DOC
 EXAMPLES: dict[str, list[str]] = {
     "login": [
         "rise login https://rise.example.com",
+        "rise login https://rise.example.com --browser",
         "rise login http://127.0.0.1:8000 -u admin --password-stdin < password.txt",
         "rise --profile staging login https://staging.rise.example.com",
         'printf %s "$TOKEN" | rise login https://rise.example.com --token',
@@ -73,6 +74,14 @@ EXAMPLES: dict[str, list[str]] = {
         "rise t update devops --add-owner niklas",
     ],
     "team delete": ["rise t rm devops --yes"],
+    "service-account create": [
+        "rise sa create shop deploy --issuer https://token.actions.githubusercontent.com "
+        "--claim repository=acme/shop --claim ref=refs/heads/main",
+        "rise sa create shop gitlab --issuer https://gitlab.com "
+        "--claim project_path=acme/shop --claim 'ref=release-*'",
+    ],
+    "service-account list": ["rise sa ls shop", "rise sa ls shop -o json"],
+    "service-account delete": ["rise sa rm shop deploy --yes"],
     "env set": [
         "rise env set secret-app LOG_LEVEL debug",
         "rise env set secret-app DATABASE_URL --secret       # asks, input hidden",

@@ -140,17 +140,25 @@ class TokenResponse(Payload):
 
 
 class OidcInfo(Payload):
+    """An OpenID provider people sign in through (rise brokers it: the CLI never talks to
+    it; ``rise login`` shows its sign-in on the device login page)."""
+
+    name: str
+    display_name: str
     issuer: str
-    client_id: str
-    scopes: list[str]
+    sign_in_url: str = Field(description="starts the sign-in in a browser (?next=/ui/...)")
 
 
 class AuthConfigInfo(Payload):
     local: bool = Field(description="username/password login at POST /api/v1/auth/login")
-    oidc: OidcInfo | None = None
+    oidc: list[OidcInfo] = Field(default_factory=list)
     trusted_issuers: list[str] = Field(default_factory=list)
     device_authorization_endpoint: str | None = Field(
         default=None, description="where 'rise login' starts the device flow (RFC 8628)"
+    )
+    authorization_endpoint: str | None = Field(
+        default=None,
+        description="where 'rise login --browser' sends the browser (RFC 6749 with PKCE)",
     )
 
 
@@ -189,6 +197,9 @@ class UserInfo(Payload):
     username: str
     is_admin: bool
     created_at: datetime
+    provider: str | None = Field(
+        default=None, description="the OpenID provider the user signs in through; null: local"
+    )
 
 
 class PasswordChange(RequestBody):
@@ -356,6 +367,11 @@ class DeploymentDryRun(Payload):
     image: str = Field(description="the image the deploy would run, pinned by digest")
     environment: str | None = None
     base: str | None = Field(default=None, description="the state-repo commit diffed against")
+    compared_with: Literal["live", "main"] = Field(
+        default="main",
+        description="the diff's left side: the live objects (a runtime that can read them), "
+        "or the render of the state repository's main branch",
+    )
     changed: bool
     objects: list[ObjectChange]
     warnings: list[str] = Field(default_factory=list)

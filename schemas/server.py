@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from schemas.app import Quantity
 from schemas.base import FileModel
 from schemas.names import Name
+from schemas.service_account import is_issuer_url
 
 
 class StateConfig(FileModel):
@@ -50,18 +52,89 @@ class LocalAuthConfig(FileModel):
     )
 
 
+class OidcClaims(FileModel):
+    """Which ID-token claims carry what rise needs (ID token, then the UserInfo endpoint)."""
+
+    username: str = Field(
+        default="preferred_username",
+        description="the person's name at the provider; rise's user is '<provider>-<this>'",
+    )
+    email: str = "email"
+    groups: str = Field(default="groups", description="a list of group names (group sync)")
+
+
 class OidcConfig(FileModel):
-    issuer: str
+    """One OpenID provider people sign in through (authorization code + PKCE S256)."""
+
+    name: Name = Field(
+        description="short name: the prefix of its users ('corp' makes 'corp-alice') and "
+        "part of its callback URL (/oauth/oidc/<name>/callback)"
+    )
+    display_name: str | None = Field(
+        default=None, description="shown as 'Sign in with <display_name>' (default: name)"
+    )
+    issuer: str = Field(
+        description="the provider's issuer URL; discovery and keys are fetched only from it"
+    )
     client_id: str
-    client_secret_env: str | None = None
+    client_secret_env: str | None = Field(
+        default=None, description="environment variable holding the client secret"
+    )
     scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
-    username_claim: str = "preferred_username"
+    claims: OidcClaims = Field(default_factory=OidcClaims)
+    group_teams: dict[str, Name] = Field(
+        default_factory=dict,
+        description="provider group -> rise team: membership synced on each sign-in",
+    )
+    jwks_refresh_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="an unknown kid refetches the provider's keys at most this often",
+    )
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
+        if not parts.netloc or parts.scheme not in ("https", "http" if loopback else "https"):
+            raise ValueError(f"issuer {value!r} must be an https:// URL (http only on loopback)")
+        if parts.query or parts.fragment:
+            raise ValueError(f"issuer {value!r} may have no query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, value: list[str]) -> list[str]:
+        return value if "openid" in value else ["openid", *value]
 
 
 class TrustedIssuer(FileModel):
-    issuer: str
-    audience: str
-    jwks_url: str | None = None
+    """An issuer whose JWTs act as service accounts (docs/auth.md): GitHub Actions, GitLab CI."""
+
+    issuer: str = Field(
+        description="the tokens' iss, e.g. https://token.actions.githubusercontent.com"
+    )
+    audience: str = Field(description="the aud tokens must carry for this server")
+    jwks_url: str | None = Field(default=None, description="default: from OpenID discovery")
+    jwks_refresh_seconds: float = Field(
+        default=30.0,
+        ge=0.1,
+        le=3600,
+        description="least time between two key-set fetches caused by an unknown kid",
+    )
+
+    @model_validator(mode="after")
+    def _secure_urls(self) -> TrustedIssuer:
+        for field, url in (("issuer", self.issuer), ("jwks_url", self.jwks_url)):
+            if url is not None and not is_issuer_url(url):
+                raise ValueError(f"{field} {url!r} must be an https:// URL")
+        return self
 
 
 class DeviceFlowConfig(FileModel):
@@ -78,14 +151,54 @@ class DeviceFlowConfig(FileModel):
     )
 
 
+class BrowserLoginConfig(FileModel):
+    """``rise login --browser``: the authorization code grant with PKCE (RFC 6749, 7636, 8252)."""
+
+    code_ttl: int = Field(
+        default=60,
+        ge=1,
+        le=600,
+        description="seconds an authorization code may wait for its exchange",
+    )
+
+
+class AppsSessionConfig(FileModel):
+    """The session cookie of private apps, read by forward auth (``/auth/ingress``)."""
+
+    cookie_domain: str | None = Field(
+        default=None,
+        description="Domain of the cookie private apps are reached with; it must contain the "
+        "apps' hosts and the host of public_url (default: the domain of app_url_template)",
+    )
+    ttl: int = Field(default=8 * 3600, ge=60, le=7 * 86400, description="seconds the cookie lasts")
+
+
 class AuthConfig(FileModel):
     local: LocalAuthConfig = Field(default_factory=LocalAuthConfig)
     device: DeviceFlowConfig = Field(default_factory=DeviceFlowConfig)
-    oidc: OidcConfig | None = None
+    browser: BrowserLoginConfig = Field(default_factory=BrowserLoginConfig)
+    apps: AppsSessionConfig = Field(default_factory=AppsSessionConfig)
+    oidc: list[OidcConfig] = Field(
+        default_factory=list, description="OpenID providers people may sign in through"
+    )
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
     admins: list[Name] = Field(default_factory=list)
     access_token_ttl: int = Field(default=900, ge=30, le=86400)
     refresh_token_ttl: int = Field(default=30 * 86400, ge=60)
+
+    @field_validator("oidc", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @field_validator("oidc")
+    @classmethod
+    def _unique_names(cls, value: list[OidcConfig]) -> list[OidcConfig]:
+        names = [provider.name for provider in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"two [[auth.oidc]] providers are named {twice[0]!r}; rename one")
+        return value
 
 
 class RegistryConfig(FileModel):
@@ -97,6 +210,14 @@ class RegistryConfig(FileModel):
     token_ttl: int = Field(default=300, ge=30, le=3600)
     ecr_region: str | None = None
     ecr_role_arn: str | None = None
+
+
+FORWARD_AUTH_ANNOTATIONS = {
+    "nginx.ingress.kubernetes.io/auth-url": "{auth_url}",
+    "nginx.ingress.kubernetes.io/auth-signin": "{signin_url}",
+    "nginx.ingress.kubernetes.io/auth-response-headers": "X-Auth-Request-User,X-Auth-Request-Email",
+}
+"""ingress-nginx forward auth: ask rise, send browsers to sign in, pass who it is to the app."""
 
 
 class KubernetesConfig(FileModel):
@@ -118,8 +239,10 @@ class KubernetesConfig(FileModel):
         "(default: public_url + '/auth/ingress'); rise appends ?project=<name>",
     )
     forward_auth_annotations: dict[str, str] = Field(
-        default_factory=lambda: {"nginx.ingress.kubernetes.io/auth-url": "{auth_url}"},
-        description="Ingress annotations of private projects; {auth_url} is replaced",
+        default_factory=lambda: dict(FORWARD_AUTH_ANNOTATIONS),
+        description="Ingress annotations of private projects; {auth_url} and {signin_url} "
+        "(public_url + '/oauth/signin', where a browser signs in) are replaced; an annotation "
+        "naming {signin_url} is left out when the server has no public_url",
     )
     ingress_namespace: str | None = Field(
         default=None,

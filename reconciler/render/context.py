@@ -218,7 +218,11 @@ class _Deployment:
                     )
                 )
             else:
+                signin = self.settings.forward_auth_signin_url
                 for key, value in self.settings.forward_auth_annotations.items():
+                    if "{signin_url}" in value and not signin:
+                        continue  # no public_url: a browser gets the 401, not a sign-in
+                    value = value.replace("{signin_url}", signin or "")
                     annotations[key] = value.replace("{auth_url}", auth_url)
         tls = parts.scheme == "https"
         return {

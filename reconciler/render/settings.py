@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from schemas import Problem, ServerConfig
+from schemas.server import FORWARD_AUTH_ANNOTATIONS
 
 _CONFIG = "server config"
 MAX_NAME = 63
@@ -66,8 +67,10 @@ class RenderSettings:
     tls_secret: str | None = None
     pull_secret: PullSecret | None = None
     forward_auth_url: str | None = None
+    forward_auth_signin_url: str | None = None
+    """Where the ingress sends a browser without a session (rise's ``/oauth/signin``)."""
     forward_auth_annotations: Mapping[str, str] = field(
-        default_factory=lambda: {"nginx.ingress.kubernetes.io/auth-url": "{auth_url}"}
+        default_factory=lambda: dict(FORWARD_AUTH_ANNOTATIONS)
     )
     ingress_namespace: str | None = None
     default_cpu: str = "100m"
@@ -98,6 +101,9 @@ class RenderSettings:
             tls_secret=kube.tls_secret,
             pull_secret=_pull_secret(cfg, os.environ if environ is None else environ),
             forward_auth_url=auth_url,
+            forward_auth_signin_url=cfg.public_url.rstrip("/") + "/oauth/signin"
+            if cfg.public_url
+            else None,
             forward_auth_annotations=dict(kube.forward_auth_annotations),
             ingress_namespace=kube.ingress_namespace,
             default_cpu=kube.default_cpu,

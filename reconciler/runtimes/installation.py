@@ -59,6 +59,22 @@ def stamped(desired: Desired, installation: str) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def unstamped(live: dict[str, Any]) -> dict[str, Any]:
+    """``live`` without the label ``stamped`` added, so it compares with a render (which
+    never carries it) as the object rise applied."""
+    _unlabel(live)
+    template = (live.get("spec") or {}).get("template")
+    if isinstance(template, dict):
+        _unlabel(template)
+    return live
+
+
+def _unlabel(obj: dict[str, Any]) -> None:
+    labels = (obj.get("metadata") or {}).get("labels")
+    if isinstance(labels, dict):
+        labels.pop(INSTALLATION, None)
+
+
 def _label(obj: dict[str, Any], installation: str) -> None:
     meta = obj.setdefault("metadata", {})
     meta["labels"] = {**(meta.get("labels") or {}), INSTALLATION: installation}

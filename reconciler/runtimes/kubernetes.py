@@ -50,7 +50,12 @@ from reconciler.runtimes.base import (
 )
 from reconciler.runtimes.board import RolloutBoard
 from reconciler.runtimes.injected import injected
-from reconciler.runtimes.installation import INSTALLATION, check_installation, stamped
+from reconciler.runtimes.installation import (
+    INSTALLATION,
+    check_installation,
+    stamped,
+    unstamped,
+)
 from reconciler.runtimes.kubeapi import KubeApi, KubeError, kind
 from reconciler.runtimes.rollout import LiveObject, Plan, contains, plan_rollout, prune_order
 from reconciler.secrets import MASK
@@ -310,13 +315,14 @@ class KubernetesRuntime:
             raise _sync_error(exc, f"reading {ref}") from None
 
     def read_live(self, objects: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Fresh reads of the live twins of ``objects`` (those that exist), in that order:
-        what a review's dry-run diff compares with. Reads only, so any replica may."""
+        """Fresh reads of the live twins of ``objects`` (those that exist), in that order,
+        without this runtime's installation label: what a review's or a deploy's dry-run diff
+        compares with a render. Reads only, so any replica may."""
         out: list[dict[str, Any]] = []
         for ref in dict.fromkeys(ObjectRef.of(obj) for obj in objects):
             found = self._read(ref)
             if found is not None:
-                out.append({"kind": ref.kind, **found})
+                out.append(unstamped({"kind": ref.kind, **found}))
         return out
 
     def pods(self, namespace: str, deployment_id: str) -> list[dict[str, Any]]:

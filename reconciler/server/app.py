@@ -25,7 +25,17 @@ from starlette.types import Scope
 
 from reconciler.registry.http import registry_routes
 from reconciler.render import RenderSettings
-from reconciler.server import git_http, ingress_auth, login_pages, openapi, ui, webhooks
+from reconciler.server import (
+    apps_session,
+    authorize,
+    git_http,
+    ingress_auth,
+    login_pages,
+    oidc_pages,
+    openapi,
+    ui,
+    webhooks,
+)
 from reconciler.server.api import (
     auth,
     deployment_details,
@@ -33,6 +43,7 @@ from reconciler.server.api import (
     env,
     projects,
     reviews,
+    service_accounts,
     teams,
 )
 from reconciler.server.auth import authenticate
@@ -67,6 +78,9 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
     reviewer = _pull_request_reviewer(ctx, settings)
     version = _version()
     started = threading.Event()
+    sessions = login_pages.Sessions()  # the login page's, shared by every sign-in it serves
+    codes = authorize.AuthorizationCodes(ctx.config.auth.browser.code_ttl)
+    handoffs = apps_session.Handoffs()
     routes: list[BaseRoute] = [
         *_operations(ctx, version, started),
         Route("/api/v1/openapi.json", _openapi(lambda: app.routes, version), methods=["GET"]),
@@ -76,12 +90,21 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
         *deployments.routes(ctx),
         *deployment_details.routes(ctx, settings),
         *env.routes(ctx),
+        *service_accounts.routes(ctx),
         *reviews.routes(ctx, settings),
         *webhooks.routes(ctx, refresher, reviewer),
         *git_http.routes(ctx, refresher.request),
         *ingress_auth.routes(ctx),
         *ui.routes(ctx),
-        *login_pages.routes(ctx, login_pages.device_flow(ctx), login_pages.Sessions()),
+        *login_pages.routes(
+            ctx,
+            login_pages.device_flow(ctx),
+            sessions,
+            {authorize.AUTHORIZATION_CODE: codes.redeem},
+        ),
+        *authorize.routes(ctx, codes, sessions),
+        *apps_session.routes(ctx, sessions, handoffs),
+        *oidc_pages.routes(ctx, sessions),
         *registry_routes(
             ctx.registry_issuer, ctx.registry, authenticate, project_actions, ctx.store.snapshot
         ),
@@ -109,7 +132,11 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
             log.info("rise server stopped")
 
     # With the docker runtime, requests for app hosts go to the apps (reconciler/server/proxy.py).
-    proxy = [Middleware(AppProxy, ctx=ctx, routes=ctx.routes)] if ctx.routes is not None else []
+    proxy = (
+        [Middleware(AppProxy, ctx=ctx, routes=ctx.routes, handoffs=handoffs)]
+        if ctx.routes is not None
+        else []
+    )
     app = Starlette(
         routes=routes,
         middleware=[

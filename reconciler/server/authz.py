@@ -37,6 +37,8 @@ class Principal:
     username: str
     is_admin: bool = False
     kind: Literal["user", "service-account"] = "user"
+    project: str | None = None
+    """A service account's project: the only one it may touch (``service_account_route``)."""
 
 
 class Access(IntEnum):
@@ -45,7 +47,13 @@ class Access(IntEnum):
     CHANGE = 2
 
 
-def project_access(principal: Principal, project: ProjectFile, team: TeamLookup) -> Access:
+def project_access(
+    principal: Principal, project: ProjectFile, team: TeamLookup, name: str | None = None
+) -> Access:
+    """What ``principal`` may do with ``project``; a service account may change its own
+    project (called ``name``) and nothing else, public or not."""
+    if principal.kind == "service-account":
+        return Access.CHANGE if name is not None and name == principal.project else Access.NONE
     if principal.is_admin or _owns(principal, project.owner, team):
         return Access.CHANGE
     return Access.READ if project.visibility == "public" else Access.NONE
@@ -56,8 +64,55 @@ def project_actions(snapshot: Snapshot, user: Principal, project: str) -> set[st
     state = snapshot.projects.get(project)
     if state is None or state.project is None:
         return set()
-    access = project_access(user, state.project, snapshot.teams.get)
+    access = project_access(user, state.project, snapshot.teams.get, project)
     return {Access.NONE: set(), Access.READ: {"pull"}, Access.CHANGE: {"pull", "push"}}[access]
+
+
+def may_manage_project(principal: Principal, project: ProjectFile, team: TeamLookup) -> bool:
+    """Owner rights: the owner user, an owner of the owning team, or an admin."""
+    if principal.kind != "user":
+        return False
+    return principal.is_admin or _owner_rights(principal, Owner.parse(project.owner), team)
+
+
+def service_account_route(
+    principal: Principal, method: str, route: str, project: str | None
+) -> None:
+    """Refuse (403) a service account's request unless it is one of ``SERVICE_ACCOUNT_ROUTES``
+    on its own project. An allow-list, so a route added later is closed to CI until listed."""
+    if principal.kind != "service-account":
+        return
+    if (method, route) not in SERVICE_ACCOUNT_ROUTES:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"service account {principal.username!r} may not {method} {route}",
+            "service accounts may only deploy, list, show and stop their project's deployments",
+        )
+    if project is not None and project != principal.project:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"service account {principal.username!r} belongs to project "
+            f"{principal.project!r} and may not use project {project!r}",
+            f"create a service account in project {project!r} for this pipeline",
+        )
+
+
+_DEPLOYMENTS = "/api/v1/projects/{project}/deployments"
+SERVICE_ACCOUNT_ROUTES = frozenset(
+    {
+        ("GET", "/api/v1/me"),
+        ("GET", "/api/v1/projects/{project}"),
+        ("GET", _DEPLOYMENTS),
+        ("POST", _DEPLOYMENTS),
+        ("POST", f"{_DEPLOYMENTS}/stop"),
+        ("GET", f"{_DEPLOYMENTS}/{{deployment}}"),
+        # the push before a deploy; project_actions grants push on its own project only
+        ("POST", "/api/v1/projects/{project}/registry-credentials"),
+        ("GET", "/api/v1/registry/token"),
+    }
+)
 
 
 def may_manage_team(principal: Principal, team: TeamFile) -> bool:

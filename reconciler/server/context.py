@@ -17,7 +17,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -34,6 +34,7 @@ from reconciler.server.metrics import Metrics
 from reconciler.server.store import Store
 from reconciler.server.throttle import PasswordGate, RateLimiter
 from reconciler.server.tokens import TokenService
+from reconciler.server.trusted_issuers import TrustedIssuers
 from reconciler.server.users import UserError, UserStore
 from reconciler.state import Remote, StateError, StateRepo
 from reconciler.status import Controller
@@ -75,6 +76,8 @@ class ServerContext:
     """Where the proxy sends each project's traffic (the ``docker`` runtime only)."""
     forge_token: str | None = None
     """The ``[forge]`` API token (from the variable ``token_env`` names)."""
+    oidc_secrets: Mapping[str, str] = field(default_factory=dict)
+    """Client secret of each ``[[auth.oidc]]`` provider that has one, by provider name."""
 
     def app_url(self, project: str) -> str:
         return self.config.app_url_template.format(project=project)
@@ -135,9 +138,11 @@ def build_context(
         controller = build_controller(
             config, repo, metrics, secrets_box, routes=routes, pull_auth=_puller(registry)
         )
+    store = Store(repo, metrics)
+    trusted = TrustedIssuers(config.auth.trusted_issuers, store.snapshot)
     return ServerContext(
         config=config,
-        store=Store(repo, metrics),
+        store=store,
         users=users,
         tokens=tokens,
         authenticator=Authenticator(
@@ -148,6 +153,8 @@ def build_context(
                 RateLimiter(local.login_per_second, local.login_burst),
                 concurrency=local.hashing_concurrency,
             ),
+            trusted,
+            [provider.name for provider in config.auth.oidc],
         ),
         secrets=secrets_box,
         controller=controller,
@@ -159,7 +166,23 @@ def build_context(
         registry=registry,
         routes=routes,
         forge_token=env.get(config.forge.token_env) if config.forge else None,
+        oidc_secrets=_oidc_secrets(config, env),
     )
+
+
+def _oidc_secrets(config: ServerConfig, environ: Mapping[str, str]) -> dict[str, str]:
+    secrets_by_name = {}
+    for provider in config.auth.oidc:
+        if provider.client_secret_env is None:
+            continue
+        secret = environ.get(provider.client_secret_env)
+        if not secret:
+            raise StartupError(
+                f"[[auth.oidc]] {provider.name!r}: client_secret_env names "
+                f"{provider.client_secret_env}, which is not set"
+            )
+        secrets_by_name[provider.name] = secret
+    return secrets_by_name
 
 
 def _puller(registry: CredentialsProvider) -> Callable[[str, str], dict[str, str] | None]:

@@ -6,6 +6,10 @@ the API's error body), so any OAuth client library can drive them. The page at
 approve or deny the code. Its session cookie is HttpOnly, SameSite=Lax, Secure when the
 public URL is https, and scoped to ``/oauth``; every form carries the session's CSRF token;
 framing is refused so nobody can trick a click on "Approve".
+
+Other sign-ins reuse this page: a form field ``next`` (one of ``RETURN_PATHS``, so never
+another site) is where a successful sign-in goes instead of the code's approval page, and
+``/oauth/token`` redeems the grant types passed in ``grants`` beside the device code.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +44,8 @@ COOKIE = "rise_login"
 LOGIN_PAGE = "/oauth/login"
 SESSION_SECONDS = 15 * 60
 MAX_SESSIONS = 10_000
+RETURN_PATHS = ("/oauth/authorize?", "/oauth/signin?")
+"""Where ``next`` may send a person after sign-in: same-site pages that continue a login."""
 TEMPLATES = Path(__file__).parent / "ui" / "templates"
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -48,6 +55,10 @@ _PAGE_HEADERS = {
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
     ),
 }
+
+
+Redeemer = Callable[[dict[str, str]], str]
+"""A token-endpoint grant: the form in, the user name out, or a ``DeviceError``."""
 
 
 class Renderer(Protocol):
@@ -101,16 +112,67 @@ def device_flow(ctx: ServerContext) -> DeviceFlow:
     )
 
 
-def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[BaseRoute]:
+def renderer(ctx: ServerContext) -> Renderer:
+    """Renders a login template as a page (``action`` defaults to the login page's): the one
+    place every login page's common values are set."""
+    secure = secure_cookies(ctx)
+    pages = _environment()
+
+    def render(template: str, status: int = 200, sid: str | None = None, **values: Any) -> Response:
+        values.setdefault("error", None)
+        values.setdefault("action", LOGIN_PAGE)
+        values.setdefault("providers", provider_links(ctx))
+        values.setdefault("local", ctx.config.auth.local.enabled)
+        html = pages.get_template(template).render(**values)
+        response = HTMLResponse(html, status_code=status, headers=_PAGE_HEADERS)
+        if sid is not None:
+            set_session_cookie(response, sid, secure)
+        return response
+
+    return render
+
+
+def secure_cookies(ctx: ServerContext) -> bool:
+    return (ctx.config.public_url or "").startswith("https://")
+
+
+def is_return_path(target: str) -> bool:
+    """``target`` is a page of this site that continues a login (never another site)."""
+    return target.startswith(RETURN_PATHS) and target.isprintable() and "\\" not in target
+
+
+def sign_in_form(
+    render: Renderer,
+    sid: str | None,
+    session: Session,
+    after: str,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The sign-in form of a login that continues at ``after`` (one of ``RETURN_PATHS``)."""
+    blank = {"code": "", "code_display": "", "username": ""}
+    return render("login.html", status, sid, error=error, csrf=session.csrf, next=after, **blank)
+
+
+def routes(
+    ctx: ServerContext,
+    flow: DeviceFlow,
+    sessions: Sessions,
+    grants: Mapping[str, Redeemer] | None = None,
+) -> list[BaseRoute]:
     if not ctx.config.auth.device.enabled:
         return []
-    pages = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
-    )
-    secure = (ctx.config.public_url or "").startswith("https://")
+    secure = secure_cookies(ctx)
+    render = renderer(ctx)
+    redeemers: dict[str, Redeemer] = {
+        DEVICE_GRANT: lambda form: flow.poll(
+            form.get("device_code", ""), form.get("client_id", "")
+        ),
+        **(grants or {}),
+    }
 
     async def device_code(request: Request) -> Response:
-        form = await _form(request)
+        form = await read_form(request)
         client_id = form.get("client_id", "")
         if client_id not in CLIENT_IDS:
             return _oauth_error("invalid_client", f"unknown client_id {client_id!r}", 401)
@@ -130,20 +192,23 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
         return _json(body)
 
     async def token(request: Request) -> Response:
-        form = await _form(request)
-        if form.get("grant_type") != DEVICE_GRANT:
+        form = await read_form(request)
+        redeem = redeemers.get(form.get("grant_type", ""))
+        if redeem is None:
             return _oauth_error(
-                "unsupported_grant_type", f"this endpoint takes grant_type={DEVICE_GRANT}"
+                "unsupported_grant_type", f"this endpoint takes grant_type {' or '.join(redeemers)}"
             )
         try:
-            username = flow.poll(form.get("device_code", ""), form.get("client_id", ""))
+            username = redeem(form)
         except DeviceError as exc:
-            return _oauth_error(exc.error, exc.description)
+            return _oauth_error(
+                exc.error, exc.description, 401 if exc.error == "invalid_client" else 400
+            )
         user = ctx.users.get(username)
         if user is None:
             return _oauth_error("access_denied", f"the user {username!r} no longer exists")
         request.state.user = username
-        pair = ctx.tokens.issue(user.username, "user", user.password_version)
+        pair = ctx.tokens.for_user(user)
         return _json(
             TokenResponse(
                 access_token=pair.access_token,
@@ -152,14 +217,6 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
                 refresh_expires_in=pair.refresh_expires_in,
             )
         )
-
-    def render(template: str, status: int = 200, sid: str | None = None, **values: Any) -> Response:
-        values.setdefault("error", None)
-        html = pages.get_template(template).render(action=LOGIN_PAGE, **values)
-        response = HTMLResponse(html, status_code=status, headers=_PAGE_HEADERS)
-        if sid is not None:
-            _set_cookie(response, sid, secure)
-        return response
 
     def session_of(request: Request) -> tuple[str | None, Session]:
         """The caller's session, or a new anonymous one (its id to set as the cookie)."""
@@ -181,9 +238,13 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
                 headers={"Retry-After": str(exc.retry_after)},
             ) from None
 
-    def page(request: Request, code: str, error: str | None = None, status: int = 200) -> Response:
+    def page(
+        request: Request, code: str, error: str | None = None, status: int = 200, after: str = ""
+    ) -> Response:
         """The sign-in form, or (signed in) the approval form, of ``code``."""
         new_sid, session = session_of(request)
+        if after:
+            return sign_in_form(render, new_sid, session, after, error, status)
         pending = lookup(request, code) if code else None
         if code and pending is None:
             error = error or "That code is unknown, expired or already used; run 'rise login'."
@@ -208,33 +269,38 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
             code=pending or "",
             code_display=shown,
             username="",
+            signed_in_as=session.username,
         )
 
     async def login_page(request: Request) -> Response:
         return page(request, request.query_params.get("code", ""))
 
     async def login_post(request: Request) -> Response:
-        form = await _form(request)
+        form = await read_form(request)
         sid = request.cookies.get(COOKIE)
         session = sessions.get(sid)
         if session is None or not hmac.compare_digest(session.csrf, form.get("csrf", "")):
             return _csrf_refused(render)
         code = form.get("code", "")
+        after = form.get("next", "") if is_return_path(form.get("next", "")) else ""
         if "decision" in form:
             return decide(session, code, form["decision"])
+        if not ctx.config.auth.local.enabled:
+            return page(request, code, "Username/password sign-in is turned off here.", 404)
         try:
             user = await ctx.authenticator.check_password(
                 request, form.get("username", ""), form.get("password", "")
             )
         except ApiError as exc:
-            return page(request, code, exc.message, exc.status)
+            return page(request, code, exc.message, exc.status, after)
         if user is None:
-            return page(request, code, "Wrong username or password.", 401)
+            return page(request, code, "Wrong username or password.", 401, after)
         # A new session id on sign-in, so a planted cookie never becomes a signed-in one.
         sessions.drop(sid)
         new_sid, _ = sessions.new(user.username)
-        response = RedirectResponse(f"{LOGIN_PAGE}?code={quote(code)}", status_code=303)
-        _set_cookie(response, new_sid, secure)
+        target = after or f"{LOGIN_PAGE}?code={quote(code)}"
+        response = RedirectResponse(target, status_code=303)
+        set_session_cookie(response, new_sid, secure)
         return response
 
     def decide(session: Session, code: str, decision: str) -> Response:
@@ -268,7 +334,38 @@ def routes(ctx: ServerContext, flow: DeviceFlow, sessions: Sessions) -> list[Bas
     ]
 
 
-def _set_cookie(response: Response, sid: str, secure: bool) -> None:
+def provider_links(ctx: ServerContext) -> list[dict[str, str]]:
+    """The "Sign in with ..." links of the login pages: label and start URL of each provider
+    (``oidc_pages`` serves them)."""
+    return [
+        {"name": p.name, "label": p.label, "start": f"/oauth/oidc/{p.name}/start"}
+        for p in ctx.config.auth.oidc
+    ]
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+
+
+def simple_page(heading: str, message: str, status: int = 200) -> Response:
+    """A page that only says something (a failed sign-in, a finished approval)."""
+    html = (
+        _environment()
+        .get_template("login_done.html")
+        .render(heading=heading, message=message, error=None)
+    )
+    return HTMLResponse(html, status_code=status, headers=_PAGE_HEADERS)
+
+
+def no_store(response: Response) -> Response:
+    """The login pages' headers (no caching, no framing) on a redirect or page."""
+    response.headers.update(_PAGE_HEADERS)
+    return response
+
+
+def set_session_cookie(response: Response, sid: str, secure: bool) -> None:
     response.set_cookie(
         COOKIE,
         sid,
@@ -289,7 +386,7 @@ def _csrf_refused(render: Renderer) -> Response:
     )
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def read_form(request: Request) -> dict[str, str]:
     """A urlencoded form body, each field's first value."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media != "application/x-www-form-urlencoded":

@@ -208,6 +208,7 @@ def _path_schema(param: str) -> dict[str, Any]:
     schemas: dict[str, dict[str, Any]] = {
         "project": names,
         "team": names,
+        "account": names,
         "user": {"anyOf": [{"const": "me"}, names]},
         "deployment": {"type": "string", "pattern": DEPLOYMENT_ID_PATTERN},
         "review": {"type": "string", "pattern": DEPLOYMENT_ID_PATTERN},

@@ -6,9 +6,12 @@ by forwarding it to the container the runtime routes that project to (``Routes``
 Host reaches the rise API as before. Bodies stream both ways (httpx), so uploads and long
 responses are never held in memory.
 
-- Private projects: the same check as ingress forward auth (``ingress_auth.may_reach``). A
-  browser gets a Basic challenge (a rise user's password or access token); the credentials
-  are taken off the request before the app sees it.
+- Private projects: the same check as ingress forward auth (``ingress_auth.may_reach``): the
+  apps' session cookie, or a Bearer token. A browser without a session is sent to sign in at
+  ``/oauth/signin``, which comes back through ``/.rise/session`` on the app's host (a one-time
+  ticket the proxy turns into a host-only cookie: ``apps_session``). The cookie and the token
+  are taken off the request before the app sees it; the app gets ``X-Auth-Request-User``
+  (never one a client sent).
 - The route is looked up and counted in flight in one step, so a blue/green switch is atomic:
   a request goes wholly to the old container or wholly to the new one, and the old one is
   removed only when no request is left on it.
@@ -20,16 +23,25 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs
 
 import httpx
 from starlette.datastructures import Headers
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reconciler.runtimes.routes import Routes
+from reconciler.server.apps_session import (
+    APPS_COOKIE,
+    HANDOFF_PATH,
+    Handoffs,
+    app_domains,
+    set_apps_cookie,
+    signin_url,
+)
 from reconciler.server.context import ServerContext
-from reconciler.server.ingress_auth import Reach, may_reach
+from reconciler.server.ingress_auth import Reach, identity_headers, may_reach
 from schemas.names import name_problem
 
 log = logging.getLogger("rise.proxy")
@@ -51,14 +63,6 @@ _HOP_BY_HOP = frozenset(
 )
 
 
-def app_domains(app_url_template: str) -> tuple[str, ...]:
-    """The domains whose first label names a project: ``localhost``, and the template's."""
-    host = urlsplit(app_url_template.replace("{project}", "project-placeholder")).hostname or ""
-    label, _, domain = host.partition(".")
-    extra = (domain,) if label == "project-placeholder" and domain else ()
-    return tuple(dict.fromkeys(("localhost", *extra)))
-
-
 def project_of(host_header: str, domains: tuple[str, ...]) -> str | None:
     """The project a Host header names, or None when it names no app."""
     host = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
@@ -71,11 +75,12 @@ def project_of(host_header: str, domains: tuple[str, ...]) -> str | None:
 class AppProxy:
     """ASGI middleware: app hosts go to the app's container, the rest to ``app``."""
 
-    def __init__(self, app: ASGIApp, ctx: ServerContext, routes: Routes):
+    def __init__(self, app: ASGIApp, ctx: ServerContext, routes: Routes, handoffs: Handoffs):
         self.app = app
         self.ctx = ctx
         self.routes = routes
-        self.domains = app_domains(ctx.config.app_url_template)
+        self.handoffs = handoffs
+        self.domains = app_domains(ctx.config.app_url_template, proxied=True)
         self._client: httpx.AsyncClient | None = None
         self._public: dict[str, str | None] = {}
         """Project -> the state commit at which it was found public."""
@@ -103,16 +108,12 @@ class AppProxy:
 
     async def _serve(self, project: str, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        reach = await self._reach(project, request)
+        if scope["path"] == HANDOFF_PATH:
+            await self._handoff(request, send)
+            return
+        reach, username = await self._reach(project, request)
         if reach == "login":
-            await _page(
-                send,
-                401,
-                "Log in to see this app",
-                f"{project} is private: log in with your rise user name and password "
-                "(or an access token as the password).",
-                {"www-authenticate": f'Basic realm="rise: {project}"'},
-            )
+            await self._sign_in(project, request, send)
             return
         if reach == "refused":
             await _page(send, 404, "No such app", f"There is no app at {project}.")
@@ -121,23 +122,66 @@ class AppProxy:
             if upstream is None:
                 await self._unavailable(project, send)
                 return
-            # The credentials were rise's, for this check: the app never sees them.
-            strip = reach == "allowed"
-            await self._forward(upstream.address, scope, receive, send, strip_auth=strip)
+            # A Bearer token was rise's, for this check: the app never sees it.
+            bearer = request.headers.get("authorization", "")[:7].lower() == "bearer "
+            strip = reach == "allowed" and bearer
+            added = identity_headers(self.ctx, username) if reach == "allowed" else {}
+            await self._forward(
+                upstream.address, scope, receive, send, strip_auth=strip, identity=added
+            )
 
-    async def _reach(self, project: str, request: Request) -> Reach:
+    async def _sign_in(self, project: str, request: Request, send: Send) -> None:
+        """A browser (GET) goes to rise's sign-in; anything else is told to sign in."""
+        if request.method in ("GET", "HEAD"):
+            back = str(request.url)
+            location = signin_url(self.ctx, back)
+            await _page(
+                send,
+                303,
+                "Sign in to see this app",
+                f"{project} is private: sign in to rise first.",
+                {"location": location},
+            )
+            return
+        await _page(
+            send,
+            401,
+            "Sign in to see this app",
+            f"{project} is private: sign in to rise in a browser, or send a rise token.",
+            {"www-authenticate": 'Bearer realm="rise"'},
+        )
+
+    async def _handoff(self, request: Request, send: Send) -> None:
+        """Turn the sign-in's one-time ticket into this host's session cookie."""
+        ticket = parse_qs(request.url.query).get("ticket", [""])[0]
+        found = self.handoffs.redeem(ticket, request.url.hostname or "")
+        if found is None:
+            await _page(
+                send,
+                400,
+                "Sign-in link expired",
+                "This sign-in link is used up or too old; open the app again.",
+            )
+            return
+        response = Response(status_code=303, headers={"location": found.target})
+        secure = request.url.scheme == "https"
+        set_apps_cookie(response, found.token, self.ctx.config.auth.apps.ttl, secure)
+        response.headers["cache-control"] = "no-store"
+        await response({"type": "http"}, _nothing, send)
+
+    async def _reach(self, project: str, request: Request) -> tuple[Reach, str | None]:
         """``may_reach``, remembering public projects until the state branch moves: most
         requests are to public apps, and reading git for each one would cost more than the
         proxying itself."""
         head = self.ctx.store.repo.head()
         if self._public.get(project) == head:
-            return "public"
-        reach = await may_reach(self.ctx, request, project)
+            return "public", None
+        reach, username = await may_reach(self.ctx, request, project)
         if reach == "public":
             if len(self._public) > _PUBLIC_CACHE:
                 self._public.clear()
             self._public[project] = head
-        return reach
+        return reach, username
 
     async def _unavailable(self, project: str, send: Send) -> None:
         status = self.ctx.controller.status(project)
@@ -151,7 +195,14 @@ class AppProxy:
         await _page(send, 503, f"{project} is not running", body, {"retry-after": "5"})
 
     async def _forward(
-        self, address: str, scope: Scope, receive: Receive, send: Send, *, strip_auth: bool
+        self,
+        address: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        strip_auth: bool,
+        identity: dict[str, str],
     ) -> None:
         client = self._client_for_loop()
         path = scope.get("raw_path") or scope["path"].encode()
@@ -159,7 +210,7 @@ class AppProxy:
         url = f"http://{address}{path.decode('latin-1')}" + (
             f"?{query.decode('latin-1')}" if query else ""
         )
-        headers = _forwarded_headers(scope, strip_auth=strip_auth)
+        headers = _forwarded_headers(scope, strip_auth=strip_auth, identity=identity)
         names = {key.lower() for key, _ in scope["headers"]}
         has_body = b"content-length" in names or b"transfer-encoding" in names
         request = client.build_request(
@@ -204,13 +255,22 @@ class AppProxy:
         return self._client
 
 
-def _forwarded_headers(scope: Scope, *, strip_auth: bool) -> list[tuple[bytes, bytes]]:
+def _forwarded_headers(
+    scope: Scope, *, strip_auth: bool, identity: dict[str, str]
+) -> list[tuple[bytes, bytes]]:
     out = []
     for key, value in scope["headers"]:
         name = key.decode("latin-1").lower()
         if name in _HOP_BY_HOP or (strip_auth and name == "authorization"):
             continue
+        if name.startswith("x-auth-request-"):  # only rise says who the person is
+            continue
+        if name == "cookie":
+            value = _without_apps_cookie(value)
+            if not value:
+                continue
         out.append((key, value))
+    out.extend((k.lower().encode(), v.encode("latin-1", "replace")) for k, v in identity.items())
     client = scope.get("client")
     if client:
         out.append((b"x-forwarded-for", str(client[0]).encode()))
@@ -219,6 +279,17 @@ def _forwarded_headers(scope: Scope, *, strip_auth: bool) -> list[tuple[bytes, b
     if host:
         out.append((b"x-forwarded-host", host.encode("latin-1")))
     return out
+
+
+def _without_apps_cookie(header: bytes) -> bytes:
+    """The Cookie header less rise's session cookie: the app never sees it."""
+    prefix = APPS_COOKIE.encode() + b"="
+    kept = [c for c in header.split(b";") if not c.strip().startswith(prefix)]
+    return b";".join(kept).strip()
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}
 
 
 async def _body(receive: Receive) -> AsyncIterator[bytes]:

@@ -26,9 +26,13 @@ from joserfc.errors import ExpiredTokenError, JoseError, MissingClaimError
 from joserfc.jwk import ECKey
 from joserfc.jwt import JWTClaimsRegistry
 
+from reconciler.server.users import ProviderIdentity, User
+
 ALGORITHM = "ES256"
 ACCESS_AUDIENCE = "rise-api"
 REFRESH_AUDIENCE = "rise-refresh"
+APPS_AUDIENCE = "rise-apps"
+"""The private apps' session cookie: valid for forward auth only, never for the API."""
 LEEWAY_SECONDS = 30
 
 Clock = Callable[[], datetime]
@@ -57,6 +61,8 @@ class VerifiedToken:
     kind: Kind
     expires_at: int
     password_version: int | None
+    identity: ProviderIdentity | None = None
+    """For a provider's user: who they are at the provider (claim ``idp``)."""
 
 
 class TokenService:
@@ -92,15 +98,41 @@ class TokenService:
     # -- issuing ---------------------------------------------------------------------------
 
     def issue(
-        self, subject: str, kind: Kind = "user", password_version: int | None = None
+        self,
+        subject: str,
+        kind: Kind = "user",
+        password_version: int | None = None,
+        identity: ProviderIdentity | None = None,
     ) -> TokenPair:
         # Both carry the password version, so a password change or removal revokes both.
-        access = self._sign(subject, kind, ACCESS_AUDIENCE, self.access_ttl, password_version)
-        refresh = self._sign(subject, kind, REFRESH_AUDIENCE, self.refresh_ttl, password_version)
+        extra = self._user_claims(password_version, identity)
+        access = self._sign(subject, kind, ACCESS_AUDIENCE, self.access_ttl, extra)
+        refresh = self._sign(subject, kind, REFRESH_AUDIENCE, self.refresh_ttl, extra)
         return TokenPair(access, self.access_ttl, refresh, self.refresh_ttl)
 
+    def for_user(self, user: User) -> TokenPair:
+        """A user's token pair: their password version, and their provider identity."""
+        return self.issue(user.username, "user", user.password_version, user.identity)
+
+    def issue_apps(self, user: User, ttl: int) -> str:
+        """The value of the apps' session cookie (audience ``rise-apps``)."""
+        claims = self._user_claims(user.password_version, user.identity)
+        return self._sign(user.username, "user", APPS_AUDIENCE, ttl, claims)
+
+    @staticmethod
+    def _user_claims(
+        password_version: int | None, identity: ProviderIdentity | None
+    ) -> dict[str, Any]:
+        claims: dict[str, Any] = {}
+        if password_version is not None:
+            claims["pwv"] = password_version
+        if identity is not None:
+            provider, issuer, subject = identity.provider, identity.issuer, identity.subject
+            claims["idp"] = {"p": provider, "iss": issuer, "sub": subject}
+        return claims
+
     def _sign(
-        self, subject: str, kind: Kind, audience: str, ttl: int, password_version: int | None
+        self, subject: str, kind: Kind, audience: str, ttl: int, extra: dict[str, Any]
     ) -> str:
         now = int(self._clock().timestamp())
         claims: dict[str, Any] = {
@@ -112,9 +144,8 @@ class TokenService:
             "exp": now + ttl,
             "jti": secrets.token_urlsafe(12),
             "kind": kind,
+            **extra,
         }
-        if password_version is not None:
-            claims["pwv"] = password_version
         header = {"alg": ALGORITHM, "kid": _kid(self._signer), "typ": "JWT"}
         return jwt.encode(header, claims, self._signer, algorithms=[ALGORITHM])
 
@@ -125,6 +156,9 @@ class TokenService:
 
     def verify_refresh(self, token: str) -> VerifiedToken:
         return self._verify(token, REFRESH_AUDIENCE)
+
+    def verify_apps(self, token: str) -> VerifiedToken:
+        return self._verify(token, APPS_AUDIENCE)
 
     def _verify(self, token: str, audience: str) -> VerifiedToken:
         key = self._key_for(token)
@@ -151,7 +185,11 @@ class TokenService:
             raise TokenError("token names no valid subject")
         pwv = claims.get("pwv")
         return VerifiedToken(
-            claims["sub"], kind, int(claims["exp"]), int(pwv) if pwv is not None else None
+            claims["sub"],
+            kind,
+            int(claims["exp"]),
+            int(pwv) if pwv is not None else None,
+            _identity(claims.get("idp")),
         )
 
     def _key_for(self, token: str) -> ECKey:
@@ -195,7 +233,7 @@ def _claim_problem(exc: JoseError, claims: dict[str, Any], audience: str) -> str
     if isinstance(exc, MissingClaimError):
         return f"token has no {claim!r} claim"
     if claim == "aud":
-        kind = "refresh" if audience == REFRESH_AUDIENCE else "access"
+        kind = {REFRESH_AUDIENCE: "refresh", APPS_AUDIENCE: "apps session"}.get(audience, "access")
         return f"token is not a rise {kind} token (aud {claims.get('aud')!r})"
     if claim == "iss":
         return f"token was issued by {claims.get('iss')!r}, not by this server"
@@ -214,3 +252,12 @@ def _write_new_key(directory: Path, now: datetime) -> Path:
         os.fsync(out.fileno())
     os.replace(temp, path)
     return path
+
+
+def _identity(claim: object) -> ProviderIdentity | None:
+    if claim is None:
+        return None
+    parts = [claim.get(key) for key in ("p", "iss", "sub")] if isinstance(claim, dict) else []
+    if len(parts) != 3 or not all(isinstance(part, str) and part for part in parts):
+        raise TokenError("token names no valid provider identity (idp)")
+    return ProviderIdentity(*(str(part) for part in parts))

@@ -48,6 +48,27 @@ class User:
     created_at: datetime
     password_version: int
     """Bumped by every password change; refresh tokens carry it, so a change revokes them."""
+    provider: str | None = None
+    """The OpenID provider this user signs in through; None for a local (password) user."""
+    issuer: str | None = None
+    subject: str | None = None
+    """The provider's (issuer, subject) of this user: its identity there."""
+
+    @property
+    def identity(self) -> ProviderIdentity | None:
+        if self.provider is None or self.issuer is None or self.subject is None:
+            return None
+        return ProviderIdentity(self.provider, self.issuer, self.subject)
+
+
+@dataclass(frozen=True)
+class ProviderIdentity:
+    """Who a provider's user is at the provider; rise tokens carry it (claim ``idp``) so a
+    replica that has not seen the user's sign-in knows them from the token alone."""
+
+    provider: str
+    issuer: str
+    subject: str
 
 
 @dataclass
@@ -130,6 +151,11 @@ class UserStore:
             record = self._records.get(username)
             if record is None:
                 raise UserError(f"user {username!r} does not exist")
+            if "hash" not in record:  # a provider's user never gets a password here
+                raise UserError(
+                    f"{username!r} signs in through provider {record.get('provider')!r}; "
+                    "their password lives there"
+                )
             record.update(hash=hashed, password_version=int(str(record["password_version"])) + 1)
             self._save()
             for key in [k for k in self._failures if k.endswith(f"\0{username}")]:
@@ -143,6 +169,59 @@ class UserStore:
                 raise UserError(f"user {username!r} does not exist")
             self._save()
 
+    def external(
+        self, *, provider: str, issuer: str, subject: str, username: str, email: str | None
+    ) -> User:
+        """The user of (``issuer``, ``subject``) at an OpenID provider, created on first
+        sign-in as ``username`` (or ``username-2``, ``-3``... when that name is taken: an
+        identity never merges into another user). Found again by (issuer, subject) only, so
+        a rename at the provider keeps the rise name; the email is kept current."""
+        with self._lock:
+            found = self._find_identity(issuer, subject)
+            if found is not None:
+                name, record = found
+                if record.get("email") != email:
+                    record["email"] = email
+                    self._save()
+                return _user(name, record)
+            name, n = username, 1
+            while name in self._records:
+                n += 1
+                name = f"{username[: 60 - len(str(n))]}-{n}"
+            return self._add_external(name, ProviderIdentity(provider, issuer, subject), email)
+
+    def adopt(self, username: str, identity: ProviderIdentity) -> User | None:
+        """The provider's user ``username`` as a rise token names it, created here when this
+        server has not seen them sign in (another replica did); None when ``username`` is
+        another user here, or this identity has another name here: never a merge."""
+        with self._lock:
+            found = self._find_identity(identity.issuer, identity.subject)
+            if found is not None:
+                return _user(*found) if found[0] == username else None
+            if username in self._records:
+                return None
+            return self._add_external(username, identity, None)
+
+    def _find_identity(self, issuer: str, subject: str) -> tuple[str, dict[str, object]] | None:
+        for name, record in self._records.items():
+            if record.get("issuer") == issuer and record.get("subject") == subject:
+                return name, record
+        return None
+
+    def _add_external(self, name: str, identity: ProviderIdentity, email: str | None) -> User:
+        record: dict[str, object] = {
+            "provider": identity.provider,
+            "issuer": identity.issuer,
+            "subject": identity.subject,
+            "email": email,
+            "is_admin": False,
+            "created_at": self._clock().isoformat(),
+            "password_version": 1,
+        }
+        self._records[name] = record
+        self._save()
+        return _user(name, record)
+
     # -- logging in ------------------------------------------------------------------------
 
     def verify(self, username: str, password: str, client: str = "") -> User | None:
@@ -155,8 +234,9 @@ class UserStore:
         self._check_lock(key)
         with self._lock:
             record = self._records.get(username)
-        stored = str(record["hash"]) if record else self._decoy
-        if check_password(password, stored) and record is not None:
+        # A provider's user has no hash: checked against the decoy, which never matches.
+        stored = str(record["hash"]) if record and "hash" in record else self._decoy
+        if check_password(password, stored) and record is not None and "hash" in record:
             with self._lock:
                 self._failures.pop(key, None)
             return _user(username, record)
@@ -216,6 +296,9 @@ def _user(username: str, record: dict[str, object]) -> User:
         is_admin=bool(record.get("is_admin")),
         created_at=datetime.fromisoformat(str(record["created_at"])),
         password_version=int(str(record["password_version"])),
+        provider=str(record["provider"]) if record.get("provider") else None,
+        issuer=str(record["issuer"]) if record.get("issuer") else None,
+        subject=str(record["subject"]) if record.get("subject") else None,
     )
 
 

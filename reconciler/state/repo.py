@@ -1,6 +1,7 @@
 """The git state repository: snapshots, compare-and-swap commits, history, branches.
 
-This module and its siblings are the only code in rise that touches pygit2.
+This module and its siblings are the only code in rise that touches pygit2; the remote
+(fetch, and pushes that are a compare-and-swap) is ``remote.py``.
 
 Writes are optimistic: a transaction reads the branch head, applies its change function to that
 tree, writes a commit and moves the branch with compare-and-swap (libgit2's matching reference
@@ -17,7 +18,6 @@ import functools
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,8 +27,10 @@ from typing import Any, TypeVar
 import pygit2
 
 from reconciler.state import layout, recovery
+from reconciler.state import remote as remotes
 from reconciler.state.edit import Edit
 from reconciler.state.handles import HandlePool
+from reconciler.state.remote import Remote, StateError
 from reconciler.state.snapshot import (
     ParseCache,
     ProjectState,
@@ -59,10 +61,6 @@ def _leased(method: F) -> F:
             return method(self, *args, **kwargs)
 
     return run  # type: ignore[return-value]
-
-
-class StateError(RuntimeError):
-    """A state repository operation failed in a way the caller should report."""
 
 
 class CommitConflict(StateError):
@@ -96,13 +94,6 @@ class HistoryEntry:
     committer: str
     data: bytes | None
     """The file's content at that commit (None when the commit deleted it)."""
-
-
-@dataclass(frozen=True)
-class Remote:
-    url: str
-    username: str | None = None
-    password: str | None = None
 
 
 class StateRepo:
@@ -155,12 +146,7 @@ class StateRepo:
         """Clone (or reuse a clone of) a remote state repo; writes push back with CAS."""
         target = Path(path)
         if not (target / "HEAD").exists():
-            try:
-                pygit2.clone_repository(
-                    remote.url, str(target), bare=True, callbacks=_callbacks(remote)
-                )
-            except pygit2.GitError as exc:
-                raise _remote_error("clone", remote, exc) from None
+            remotes.clone_bare(remote, target)
         repo = cls(target, branch, remote)
         repo.fetch()
         return repo
@@ -348,7 +334,7 @@ class StateRepo:
         if ref is not None:
             ref.delete()
             if self.remote is not None:
-                self._push_refspec(f":{self._ref(branch)}")
+                remotes.push_refspec(self.git, self.remote, f":{self._ref(branch)}")
 
     # -- writing -------------------------------------------------------------------------
 
@@ -426,10 +412,7 @@ class StateRepo:
     def fetch(self) -> None:
         if self.remote is None:
             return
-        try:
-            self._origin().fetch(["+refs/heads/*:refs/heads/*"], callbacks=_callbacks(self.remote))
-        except pygit2.GitError as exc:
-            raise _remote_error("fetch from", self.remote, exc) from None
+        remotes.fetch(self.git, self.remote, "+refs/heads/*:refs/heads/*")
 
     @_leased
     def fetch_ref(self, ref: str) -> str | None:
@@ -437,10 +420,7 @@ class StateRepo:
         if self.remote is None:
             return None
         local = f"refs/rise/fetched/{ref.removeprefix('refs/')}"
-        try:
-            self._origin().fetch([f"+{ref}:{local}"], callbacks=_callbacks(self.remote))
-        except pygit2.GitError as exc:
-            raise _remote_error("fetch from", self.remote, exc) from None
+        remotes.fetch(self.git, self.remote, f"+{ref}:{local}")
         found = self.git.references.get(local)
         return str(found.target) if found is not None else None
 
@@ -488,7 +468,8 @@ class StateRepo:
     def _advance(self, branch: str, current: pygit2.Commit | None, new: pygit2.Oid) -> bool:
         """Move ``branch`` from ``current`` (None: absent) to ``new`` if nobody moved it."""
         if self.remote is not None:
-            return self._push_commit(branch, new)
+            main = branch == self.branch
+            return remotes.push_commit(self.git, self.remote, self._ref(branch), new, main=main)
         refs = self.git.references
         name = self._ref(branch)
         try:
@@ -504,95 +485,6 @@ class StateRepo:
         except (pygit2.GitError, pygit2.AlreadyExistsError, OSError, ValueError):
             # A held ref lock (another writer mid-update) is a lost race too.
             return False
-
-    def _push_commit(self, branch: str, new: pygit2.Oid) -> bool:
-        temp = f"refs/rise/push/{uuid.uuid4().hex}"
-        self.git.references.create(temp, new)
-        try:
-            if self._local_remote_path() is not None:
-                pushed = self._push_to_local_path(temp, branch, new)
-            else:
-                # Over smart HTTP/SSH, receive-pack checks the ref's old value under its lock.
-                pushed = self._push_refspec(f"{temp}:{self._ref(branch)}")
-        finally:
-            self.git.references.delete(temp)
-        if pushed:
-            self.git.references.create(self._ref(branch), new, force=True)
-        return pushed
-
-    def _push_to_local_path(self, temp: str, branch: str, new: pygit2.Oid) -> bool:
-        """libgit2's local transport overwrites refs without a server-side check, so copy the
-        objects to a scratch ref there and move the branch with a matching update ourselves."""
-        path = self._local_remote_path()
-        assert path is not None
-        if not self._push_refspec(f"+{temp}:{temp}"):
-            return False
-        other = pygit2.Repository(path)
-        try:
-            ref = other.references.get(self._ref(branch))
-            commit = other[new]
-            expected = commit.parents[0].id if commit.parents else None
-            try:
-                if ref is None:
-                    if expected is not None and branch == self.branch:
-                        return False
-                    other.references.create(self._ref(branch), new, force=False)
-                    return True
-                if ref.target != expected:
-                    return False
-                ref.set_target(new, f"rise: push {new}")
-                return True
-            except (pygit2.GitError, pygit2.AlreadyExistsError, OSError, ValueError):
-                return False
-        finally:
-            scratch = other.references.get(temp)
-            if scratch is not None:
-                scratch.delete()
-
-    def _local_remote_path(self) -> str | None:
-        assert self.remote is not None
-        url = self.remote.url
-        if url.startswith("file://"):
-            return url.removeprefix("file://")
-        return None if "://" in url or url.startswith("git@") else url
-
-    def _push_refspec(self, refspec: str) -> bool:
-        assert self.remote is not None
-        rejected: list[str] = []
-
-        class _Callbacks(_callbacks_class()):  # type: ignore[misc]
-            def push_update_reference(self, refname: str, message: str | None) -> None:
-                if message:
-                    rejected.append(f"{refname}: {message}")
-
-        try:
-            self._origin().push([refspec], callbacks=_Callbacks(self.remote))
-        except pygit2.GitError as exc:
-            text = str(exc).lower()
-            lost_race = ("non-fast-forward", "fast forward", "rejected", "not present locally")
-            if any(words in text for words in lost_race):
-                return False
-            if "refs/rise/push/" in text and "not found" in text:
-                # libgit2's local transport can miss the scratch ref it just wrote while
-                # another writer updates refs in the same repository: a lost race too.
-                return False
-            raise _remote_error("push to", self.remote, exc) from None
-        return not rejected
-
-    def _origin(self) -> pygit2.Remote:
-        remotes = self.git.remotes
-        if "origin" not in [r.name for r in remotes]:
-            assert self.remote is not None
-            return remotes.create("origin", self.remote.url)
-        return remotes["origin"]
-
-
-def _remote_error(action: str, remote: Remote, exc: Exception) -> StateError:
-    text = str(exc)
-    hint = "check the URL and that the network path to it is open"
-    if "authentication" in text.lower() or "401" in text or "403" in text:
-        hint = "check the username and password (or token) configured for it"
-    return StateError(f"could not {action} the state repository {remote.url}: {text}; {hint}")
 
 
 def _head_branch(repo: pygit2.Repository) -> str:
@@ -622,18 +514,3 @@ def _blob_id(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
     except KeyError:
         return None
     return entry.id if entry.type == pygit2.GIT_OBJECT_BLOB else None
-
-
-def _callbacks_class() -> type[pygit2.RemoteCallbacks]:
-    class _Auth(pygit2.RemoteCallbacks):
-        def __init__(self, remote: Remote):
-            credentials = None
-            if remote.username is not None:
-                credentials = pygit2.UserPass(remote.username, remote.password or "")
-            super().__init__(credentials=credentials)
-
-    return _Auth
-
-
-def _callbacks(remote: Remote) -> pygit2.RemoteCallbacks:
-    return _callbacks_class()(remote)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.build import BuildError, BuildSpec, ToolMissing, get_backend
-from cli.build.backends import BuildahBackend, BuiltImage, Login, PodmanBackend
+from cli.images import BuildError, BuildSpec, ToolMissing, get_backend
+from cli.images.backends import BuildahBackend, BuiltImage, Login, PodmanBackend
 from cli.main import cli
 from tests.support.containers import container_env
 from tests.support.tools import require_tool

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.build import BuildError, BuildOptions, ToolMissing, plan_build
-from cli.build.detect import parse_build_args
+from cli.images import BuildError, BuildOptions, ToolMissing, plan_build
+from cli.images.detect import parse_build_args
 from tests.support.tools import require_tool
 
 

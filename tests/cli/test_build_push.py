@@ -23,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cli.build import (
+from cli.config import Config, Profile, config_path
+from cli.images import (
     BuildError,
     BuildOptions,
     BuiltImage,
@@ -111,19 +112,24 @@ def _files_containing(folder: Path, secrets: list[bytes]) -> list[Path]:
 def test_rise_build_push_with_buildah_pins_digest_and_leaks_no_credential(
     registry_stack: RegistryStack, containers: ContainerEnv, tmp_path: Path
 ) -> None:
+    """Pushes as the profile 'rise login' stored (no RISE_URL/RISE_TOKEN)."""
     context = hello_context(tmp_path / "hello")
     home, scratch = tmp_path / "home", tmp_path / "tmp"
     home.mkdir()
     scratch.mkdir()
+    config_home = {"XDG_CONFIG_HOME": str(home / ".config")}
+    Config.load(config_path(config_home)).put(
+        Profile("default", registry_stack.api_url, access_token=user_token("alice"))
+    )
     environ = {
         **containers.environ,
-        "RISE_URL": registry_stack.api_url,
-        "RISE_TOKEN": user_token("alice"),
+        **config_home,
         "HOME": str(home),
         "TMPDIR": str(scratch),
         "NO_COLOR": "1",
     }
-    environ.pop("XDG_RUNTIME_DIR", None)
+    for name in ("XDG_RUNTIME_DIR", "RISE_URL", "RISE_TOKEN", "RISE_PROFILE"):
+        environ.pop(name, None)
     issued_before = len(registry_stack.provider.issued)
     process = subprocess.Popen(
         [
@@ -155,10 +161,11 @@ def test_rise_build_push_with_buildah_pins_digest_and_leaks_no_credential(
     assert page == (context / "www" / "index.html").read_text()
 
     issued = registry_stack.provider.issued[issued_before:]
-    assert len(issued) == 2  # the push, then the pull above
-    secret = issued[0].password
-    assert secret
-    secrets = [secret.encode(), base64.b64encode(f"alice:{secret}".encode())]
+    assert len(issued) == 3  # the check before the build, the push, then the pull above
+    secrets = []
+    for creds in issued[:2]:
+        assert creds.password
+        secrets += [creds.password.encode(), base64.b64encode(f"alice:{creds.password}".encode())]
     assert any(b"buildah\x00push" in seen for seen in watcher.seen), "the watcher saw no push"
     assert not [seen for seen in watcher.seen if any(s in seen for s in secrets)]
     assert not any(s in stdout + stderr for s in secrets)
@@ -319,8 +326,15 @@ def test_rise_build_push_needs_a_project_and_a_server(tmp_path: Path) -> None:
     no_server = runner.invoke(
         cli,
         ["build", str(folder), "--push", "--project", "web", "--backend", "buildah"],
-        env={"PATH": str(tmp_path), "RISE_URL": None, "RISE_TOKEN": None},
+        env={
+            "PATH": str(tmp_path),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "RISE_URL": None,
+            "RISE_TOKEN": None,
+            "RISE_PROFILE": None,
+        },
     )
-    assert no_server.exit_code == 1
-    assert "--push needs the rise server: set RISE_URL" in no_server.output
+    assert no_server.exit_code == 2
+    assert "no rise server is configured" in no_server.output
+    assert "rise login URL" in no_server.output
     assert "Building" not in no_server.output

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from cli.build import (
+from cli.images import (
     BuildError,
     ImageReference,
     Retry,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.build import PushCredentials, resolve_digest
+from cli.images import PushCredentials, resolve_digest
 from reconciler.state import StateRepo
 from schemas.api import DeploymentDryRun, DeploymentInfo
 from tests.support.deploy_stack import DeployStack, deploy_stack

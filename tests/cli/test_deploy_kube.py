@@ -120,3 +120,34 @@ def test_ctrl_c_while_following_only_stops_following(
     resumed = cli.rise("d", "s", "shop", row["id"], "--follow")
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.startswith("Deployment successful! Your app is now running at ")
+
+
+def test_a_dry_run_compares_with_the_live_objects_so_drift_shows(
+    cli: Cli, kube_target: KubeTarget
+) -> None:
+    """On Kubernetes the dry run diffs against what runs, not against git: a Deployment
+    scaled by hand shows as the replicas line this deploy would set back."""
+    from kubernetes import client
+
+    from reconciler.render.context import DEPLOYMENT_ID
+
+    done = cli.rise("d", "c", "shop", "--image", IMAGE, "-o", "json")
+    assert done.returncode == 0, done.stderr
+    info = DeploymentInfo.model_validate_json(done.stdout)
+    same = cli.rise("d", "c", "shop", "--image", IMAGE, "--dry-run")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "(compared with the live objects)" in same.stderr
+
+    apps = client.AppsV1Api(kube_target.api_client())
+    (live,) = apps.list_deployment_for_all_namespaces(
+        label_selector=f"{DEPLOYMENT_ID}={info.id}"
+    ).items
+    apps.patch_namespaced_deployment(
+        live.metadata.name, live.metadata.namespace, {"spec": {"replicas": 3}}
+    )
+    drifted = cli.rise("d", "c", "shop", "--image", IMAGE, "--dry-run")
+    assert drifted.returncode == 1, drifted.stdout + drifted.stderr
+    assert f"~ Deployment {live.metadata.namespace}/{live.metadata.name}" in drifted.stdout
+    assert (
+        "-  replicas: 3" in drifted.stdout.replace("- ", "-", 1) or "replicas: 3" in drifted.stdout
+    )

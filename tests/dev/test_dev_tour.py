@@ -142,12 +142,13 @@ def test_the_tour(dev: DevProcess, builder: Builder) -> None:
     eventually(lambda: dev.app("hello").status_code == 200, 60)
     assert api.delete("/api/v1/projects/hello").status_code in (200, 204)
     eventually(lambda: dev.containers("hello") == [], 30)
-    # A project that does not exist looks like a private one: log in to learn more.
-    assert dev.app("hello").status_code == 401
-    assert dev.app("hello", auth=("admin", ADMIN_PASSWORD)).status_code == 404
+    # A project that does not exist looks like a private one: sign in to learn more.
+    assert dev.app("hello").status_code == 303
+    bearer = {"authorization": f"Bearer {api.token}"}
+    assert dev.app("hello", headers=bearer).status_code == 404
 
 
-def test_private_app_asks_for_rise_credentials(dev: DevProcess, builder: Builder) -> None:
+def test_private_app_asks_to_sign_in(dev: DevProcess, builder: Builder) -> None:
     api = dev.admin()
     api.ok(
         "POST",
@@ -161,15 +162,20 @@ def test_private_app_asks_for_rise_credentials(dev: DevProcess, builder: Builder
     eventually(lambda: dev.app("vault", headers=bearer).status_code == 200, 60)
 
     anonymous = dev.app("vault")
-    assert anonymous.status_code == 401
-    assert anonymous.headers["www-authenticate"].startswith("Basic ")
+    assert anonymous.status_code == 303  # to rise's sign-in page
+    assert anonymous.headers["location"].startswith(f"{dev.url}/oauth/signin?rd=")
     assert "secret page" not in anonymous.text
-    assert "secret page" in dev.app("vault", auth=("admin", ADMIN_PASSWORD)).text
-    assert dev.app("vault", auth=("admin", "wrong-password")).status_code == 401
+    assert "secret page" in dev.app("vault", headers=bearer).text
+    # Passwords are no way in (and never reach the password hash or its lockout).
+    assert dev.app("vault", auth=("admin", ADMIN_PASSWORD)).status_code == 303
 
     api.ok("POST", "/api/v1/users", {"username": "eve", "password": "eve-password-1"}, 201)
-    eve = dev.app("vault", auth=("eve", "eve-password-1"))
-    nothing = dev.app("no-such-app", auth=("eve", "eve-password-1"))
+    eve_token = httpx.post(
+        f"{dev.url}/api/v1/auth/login", json={"username": "eve", "password": "eve-password-1"}
+    ).json()["access_token"]
+    as_eve = {"authorization": f"Bearer {eve_token}"}
+    eve = dev.app("vault", headers=as_eve)
+    nothing = dev.app("no-such-app", headers=as_eve)
     assert (eve.status_code, eve.text) == (
         nothing.status_code,
         nothing.text.replace("no-such-app", "vault"),

@@ -8,6 +8,7 @@ HTTP, as a browser without JavaScript would: the form's CSRF token, the session 
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 from tests.server.conftest import ADMIN_PASSWORD, RunningServer, start_server
+from tests.support.rise_cli import TREE, RiseCli
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -26,6 +28,9 @@ CHROMIUM_ARGS = [
 ]
 FAST = {"RISE_AUTH__DEVICE__INTERVAL": "1"}
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+LINK = re.compile(
+    r"^Please login to rise at (http://127\.0\.0\.1:\d+/oauth/login\?code=([A-Z]{4}-[A-Z]{4}))$"
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +49,28 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+def start_rise_login(
+    rise: RiseCli, server: RunningServer
+) -> tuple[subprocess.Popen[str], str, str]:
+    """``rise login URL`` running; its link and user code (from its first line)."""
+    process = subprocess.Popen(
+        rise.command("login", server.url),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=rise.env(CI="true"),
+        cwd=TREE,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline().rstrip("\n")
+    found = LINK.match(first)
+    if not found:
+        process.kill()
+        raise AssertionError(f"unexpected first line {first!r}: {process.communicate()}")
+    return process, found.group(1), found.group(2)
 
 
 def start_device_login(url: str) -> dict[str, Any]:

@@ -2,39 +2,14 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import rtoml
 
+from tests.login.conftest import start_rise_login
 from tests.server.conftest import ADMIN_PASSWORD, RunningServer
-from tests.support.rise_cli import TREE, RiseCli
-
-LINK = re.compile(
-    r"^Please login to rise at (http://127\.0\.0\.1:\d+/oauth/login\?code=([A-Z]{4}-[A-Z]{4}))$"
-)
-
-
-def _start_login(rise: RiseCli, server: RunningServer) -> tuple[subprocess.Popen[str], str, str]:
-    """``rise login URL`` running; its link and user code (from its first line)."""
-    process = subprocess.Popen(
-        rise.command("login", server.url),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=rise.env(CI="true"),
-        cwd=TREE,
-    )
-    assert process.stdout is not None
-    first = process.stdout.readline().rstrip("\n")
-    found = LINK.match(first)
-    if not found:
-        process.kill()
-        raise AssertionError(f"unexpected first line {first!r}: {process.communicate()}")
-    return process, found.group(1), found.group(2)
+from tests.support.rise_cli import RiseCli
 
 
 def _sign_in(browser: Any, link: str, code: str) -> Any:
@@ -57,7 +32,7 @@ def _decide_in_browser(
     server: RunningServer, browser: Any, rise: RiseCli, button: str, shown: str
 ) -> tuple[int, str, str]:
     """``rise login``, its link signed in and ``button`` clicked; its exit, stdout, stderr."""
-    process, link, code = _start_login(rise, server)
+    process, link, code = start_rise_login(rise, server)
     try:
         page = _sign_in(browser, link, code)
         page.get_by_role("button", name=button).click()

@@ -124,8 +124,9 @@ def start_server(
     extra_env: dict[str, str] | None = None,
     args: tuple[str, ...] = (),
     cwd: Path | None = None,
+    port: int | None = None,
 ) -> RunningServer:
-    port = free_port()
+    port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RISE_")}
     env.update(
         RISE_ADMIN_PASSWORD=ADMIN_PASSWORD, RISE_WEBHOOK_SECRET=WEBHOOK_SECRET, **(extra_env or {})

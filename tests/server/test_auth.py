@@ -177,7 +177,8 @@ def test_the_auth_config_says_which_logins_are_on(server: RunningServer) -> None
     config = httpx.get(f"{server.url}/api/v1/auth/config").json()
     assert config == {
         "local": True,
-        "oidc": None,
+        "oidc": [],
         "trusted_issuers": [],
         "device_authorization_endpoint": "/oauth/device/code",
+        "authorization_endpoint": "/oauth/authorize",
     }

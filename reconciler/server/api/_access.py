@@ -43,7 +43,7 @@ def visible_project_access(
     state = _checked(read_project(read, name), principal, name, need, teams)
     if state.project is None:
         return state, Access.CHANGE  # an invalid project: only admins get this far
-    return state, project_access(principal, state.project, teams)
+    return state, project_access(principal, state.project, teams, name)
 
 
 def editable_project(
@@ -89,7 +89,7 @@ def _checked(
         if principal.is_admin and need == Access.READ:
             return state  # an invalid project: only admins learn it exists
         raise _invalid(name, state.problems) if principal.is_admin else project_not_found(name)
-    _require(project_access(principal, state.project, teams), need, name)
+    _require(project_access(principal, state.project, teams, name), need, name)
     return state
 
 

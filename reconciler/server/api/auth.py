@@ -10,6 +10,7 @@ from reconciler.server.api._http import blocking, caller, path_name, read_body, 
 from reconciler.server.authz import Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
+from reconciler.server.oidc_accounts import reserved_by
 from reconciler.server.openapi import ApiRoute, Operation
 from reconciler.server.tokens import TokenError
 from reconciler.server.users import User, UserError
@@ -28,6 +29,7 @@ from schemas.api import (
 
 _TAG = "auth"
 DEVICE_ENDPOINT = "/oauth/device/code"
+AUTHORIZE_ENDPOINT = "/oauth/authorize"
 
 
 def routes(ctx: ServerContext) -> list[BaseRoute]:
@@ -57,22 +59,31 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             verified = ctx.tokens.verify_refresh(body.refresh_token)
         except TokenError as exc:
             raise _refresh_refused(str(exc)) from None
-        user = ctx.users.get(verified.subject)
-        if user is None or user.password_version != verified.password_version:
-            raise _refresh_refused("the password changed since this token was issued")
+        try:
+            user = ctx.authenticator.token_user(verified)
+        except TokenError as exc:
+            raise _refresh_refused(str(exc)) from None
         request.state.user = user.username
         return _tokens(ctx, user)
 
     async def auth_config(request: Request) -> Response:
-        oidc = ctx.config.auth.oidc
         return respond(
             AuthConfigInfo(
                 local=ctx.config.auth.local.enabled,
-                oidc=OidcInfo(issuer=oidc.issuer, client_id=oidc.client_id, scopes=oidc.scopes)
-                if oidc
-                else None,
+                oidc=[
+                    OidcInfo(
+                        name=provider.name,
+                        display_name=provider.label,
+                        issuer=provider.issuer,
+                        sign_in_url=f"/oauth/oidc/{provider.name}/start",
+                    )
+                    for provider in ctx.config.auth.oidc
+                ],
                 trusted_issuers=[t.issuer for t in ctx.config.auth.trusted_issuers],
                 device_authorization_endpoint=DEVICE_ENDPOINT
+                if ctx.config.auth.device.enabled
+                else None,
+                authorization_endpoint=AUTHORIZE_ENDPOINT
                 if ctx.config.auth.device.enabled
                 else None,
             )
@@ -220,7 +231,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
 
 
 def _tokens(ctx: ServerContext, user: User) -> Response:
-    pair = ctx.tokens.issue(user.username, "user", user.password_version)
+    pair = ctx.tokens.for_user(user)
     body = TokenResponse(
         access_token=pair.access_token,
         expires_in=pair.expires_in,
@@ -233,6 +244,11 @@ def _tokens(ctx: ServerContext, user: User) -> Response:
 
 
 def _create(ctx: ServerContext, body: UserCreate) -> User:
+    provider = reserved_by((p.name for p in ctx.config.auth.oidc), body.username)
+    if provider is not None:
+        raise UserError(
+            f"names starting with '{provider}-' belong to users of provider {provider!r}"
+        )
     return ctx.users.create(body.username, body.password, is_admin=body.admin)
 
 
@@ -262,7 +278,12 @@ def _admin(principal: Principal) -> None:
 
 
 def _info(user: User) -> UserInfo:
-    return UserInfo(username=user.username, is_admin=user.is_admin, created_at=user.created_at)
+    return UserInfo(
+        username=user.username,
+        is_admin=user.is_admin,
+        created_at=user.created_at,
+        provider=user.provider,
+    )
 
 
 def _refresh_refused(reason: str) -> ApiError:

@@ -30,6 +30,7 @@ from reconciler.server.authz import Access, Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError, from_schema_error, not_found
 from reconciler.server.openapi import ApiRoute, Operation, Query
+from reconciler.server.reviewing import live_reader
 from reconciler.server.store import dump_toml, read_model, write_model
 from reconciler.state import Edit, ProjectState
 from reconciler.state.layout import project_file
@@ -373,9 +374,9 @@ async def _dry_run(
 ) -> Response:
     """What ``_deploy`` would change, as a per-object diff; nothing is committed.
 
-    Both sides are rendered as the reconciler renders them: the project as the state repo
-    holds it now (what the reconciler keeps live) and the project with this deployment.
-    Secret values are never decrypted here, so they are masked on both sides.
+    The project with this deployment, rendered as the reconciler renders it, against the live
+    objects when the runtime can read them (``kubernetes``: drift shows too), else against the
+    project as the state repo holds it now. Secret values are masked on both sides.
     """
     app = _app_config(name, body.app_config)
     await blocking(visible_project, ctx.store, principal, name, Access.CHANGE)
@@ -393,7 +394,7 @@ def _dry_run_diff(
     app: AppConfig | None,
     source: RecordedDeployment | None,
 ) -> DeploymentDryRun:
-    from reconciler.compare import diff_states
+    from reconciler.compare import diff_states, diff_with_live
     from reconciler.render import RenderSettings
 
     base = ctx.store.repo.head()
@@ -419,8 +420,14 @@ def _dry_run_diff(
     proposed: ProjectState = replace(current, deployment=deployment, app=effective)
     _refuse_new_problems(name, current, proposed)
     render = RenderSettings.from_config(ctx.config)
-    labels = (f"current {(base or '')[:12]}", "this deploy")
-    result = diff_states(name, current, proposed, render, None, labels)
+    read_live = live_reader(ctx.controller)
+    if read_live is not None:  # what the deploy would change on the cluster, drift included
+        result = diff_with_live(
+            name, current, proposed, read_live, render, ctx.secrets, "this deploy"
+        )
+    else:
+        labels = (f"current {(base or '')[:12]}", "this deploy")
+        result = diff_states(name, current, proposed, render, None, labels)
     if result.problems:
         raise ApiError(
             422,
@@ -435,6 +442,7 @@ def _dry_run_diff(
         image=deployment.image,
         environment=deployment.environment,
         base=base,
+        compared_with="live" if read_live is not None else "main",
         changed=any(d.action != "unchanged" for d in diffs),
         objects=[ObjectChange.model_validate(d.to_json()) for d in diffs],
         warnings=warnings,

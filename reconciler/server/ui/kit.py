@@ -15,6 +15,7 @@ from reconciler.server.api._http import blocking
 from reconciler.server.authz import Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
+from reconciler.server.login_pages import provider_links
 from reconciler.server.ui import inproc, render, session, views
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -31,6 +32,8 @@ class Pages:
 
     def show(self, request: Request, template: str, status: int = 200, **values: Any) -> Response:
         values.setdefault("csrf", session.csrf_token(request))
+        values.setdefault("providers", provider_links(self.ctx))
+        values.setdefault("local", self.ctx.config.auth.local.enabled)
         values.setdefault("pending_reviews", getattr(request.state, "pending_reviews", None))
         return render.page(self.env, template, values, status)
 

@@ -56,8 +56,8 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             except ApiError as exc:  # throttled or locked out
                 error, user = exc.message, None
             if user is not None:
-                pair = ctx.tokens.issue(user.username, "user", user.password_version)
-                response = RedirectResponse(_safe_next(fields.get("next")), 303)
+                pair = ctx.tokens.for_user(user)
+                response = RedirectResponse(safe_next(fields.get("next")), 303)
                 session.start_session(response, pair, secure_cookie)
                 return render.secure(response)
             error = error or "Wrong username or password."
@@ -155,10 +155,10 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
 
 
 def _next(request: Request) -> str:
-    return _safe_next(request.query_params.get("next"))
+    return safe_next(request.query_params.get("next"))
 
 
-def _safe_next(value: str | None) -> str:
+def safe_next(value: str | None) -> str:
     """Only a path on this server's dashboard: never an open redirect."""
     parts = urlsplit(value or "")
     if parts.scheme or parts.netloc or not parts.path.startswith("/ui/") or "\\" in parts.path:

@@ -63,10 +63,13 @@ def renew(request: Request, ctx: ServerContext) -> tuple[Principal, TokenPair] |
         verified = ctx.tokens.verify_refresh(token)
     except TokenError:
         return None
-    user = ctx.users.get(verified.subject) if verified.kind == "user" else None
-    if user is None or user.password_version != verified.password_version:
+    if verified.kind != "user":
         return None
-    pair = ctx.tokens.issue(user.username, "user", user.password_version)
+    try:
+        user = ctx.authenticator.token_user(verified)
+    except TokenError:
+        return None
+    pair = ctx.tokens.for_user(user)
     request.cookies[SESSION_COOKIE] = pair.access_token  # this page's forms: the new session
     return ctx.authenticator.principal(user.username), pair
 

@@ -23,6 +23,7 @@ FULL_SETTINGS = RenderSettings(
     tls_secret="{project}-tls",
     pull_secret=PullSecret("registry.rise.dev", "puller", "pull-password-123"),
     forward_auth_url="https://rise.example/auth/ingress",
+    forward_auth_signin_url="https://rise.example/oauth/signin",
     ingress_namespace="ingress-nginx",
 )
 VALIDATORS = [ManifestValidator("1.30"), ManifestValidator(latest_version())]

@@ -105,9 +105,9 @@ def test_a_listed_container_becomes_a_record() -> None:
 
 
 def test_app_hosts_name_projects() -> None:
-    domains = app_domains("https://{project}.apps.example.test")
+    domains = app_domains("https://{project}.apps.example.test", proxied=True)
     assert domains == ("localhost", "apps.example.test")
-    assert app_domains("https://rise.example.test/{project}") == ("localhost",)
+    assert app_domains("https://rise.example.test/{project}", proxied=True) == ("localhost",)
     assert project_of("hello.localhost:8000", domains) == "hello"
     assert project_of("Hello.Apps.Example.Test", domains) == "hello"
     assert project_of("localhost:8000", domains) is None

@@ -21,13 +21,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
-from cli.build.backends import Backend, BuildError, BuiltImage, Log, Login, TransientError
-from cli.build.reference import ImageReference, parse_reference, resolve_digest
-from cli.build.retry import Retry, quiet, retry_after
+from cli.images.backends import Backend, BuildError, BuiltImage, Log, Login, TransientError
+from cli.images.reference import ImageReference, parse_reference, resolve_digest
+from cli.images.retry import Retry, quiet, retry_after
+
+if TYPE_CHECKING:
+    from cli.client import Client
 
 PUSH = ("pull", "push")
 PULL = ("pull",)
@@ -106,6 +109,19 @@ class ServerCredentials:
         if response.status_code != 200:
             raise BuildError(_api_error(response, project))
         return PushCredentials.from_json(response.json())
+
+
+def client_credentials(client: Client) -> CredentialsSource:
+    """Registry credentials from the server, asked through the CLI's API client (its login,
+    silent refresh and TLS settings) for each push or pull."""
+
+    def fetch(project: str, actions: tuple[str, ...] = PUSH) -> PushCredentials:
+        answer = client.post(
+            f"/projects/{project}/registry-credentials", {"actions": list(actions)}
+        )
+        return PushCredentials.from_json(answer)
+
+    return fetch
 
 
 def _api_error(response: httpx.Response, project: str) -> str:

@@ -14,10 +14,10 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 
-from cli.build.backends import ALIASES, Log, get_backend
-from cli.build.push import PUSH, CredentialsSource, pin_image, push_image
-from cli.build.reference import ImageReference, parse_reference
-from cli.build.retry import quiet
+from cli.images.backends import ALIASES, Log, get_backend
+from cli.images.push import PUSH, CredentialsSource, pin_image, push_image
+from cli.images.reference import ImageReference, parse_reference
+from cli.images.retry import quiet
 
 Announce = Callable[[str], AbstractContextManager[object]]
 LATEST = "latest"
@@ -34,7 +34,7 @@ def build_and_push(
     log: Log = quiet,
 ) -> ImageReference:
     """Build ``app_dir`` as ``<registry>/<repository>:latest``, push it, pin it by digest."""
-    from cli.build.detect import BuildOptions, load_app_config, plan_build  # imports schemas
+    from cli.images.detect import BuildOptions, load_app_config, plan_build  # imports schemas
 
     plan = plan_build(app_dir, BuildOptions(backend=backend), environ)
     # Asking for credentials before a long build also checks the caller may push at all.

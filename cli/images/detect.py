@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cli.build.backends import (
+from cli.images.backends import (
     ALIASES,
     BACKENDS,
     DOCKERFILE_BACKENDS,

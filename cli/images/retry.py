@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from cli.build.backends import Log, TransientError
+from cli.images.backends import Log, TransientError
 
 T = TypeVar("T")
 

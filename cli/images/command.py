@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from cli.build.backends import Backend, BuildError, BuiltImage, get_backend
-from cli.build.detect import BACKEND_CHOICES, BuildOptions, plan_build
-from cli.build.push import ServerCredentials, push_image, session_expiry_warning
-from cli.build.reference import parse_reference
+from cli.images.backends import Backend, BuildError, BuiltImage, get_backend
+from cli.images.detect import BACKEND_CHOICES, BuildOptions, plan_build
+from cli.images.push import (
+    PUSH,
+    CredentialsSource,
+    client_credentials,
+    push_image,
+    session_expiry_warning,
+)
+from cli.images.reference import parse_reference
+from cli.session import current_session, session_client
 from schemas.names import name_problem
 
 
@@ -41,8 +47,8 @@ def _progress(line: str) -> None:
 @click.option(
     "--push",
     is_flag=True,
-    help="Push to the project's registry (RISE_URL, RISE_TOKEN) and print the "
-    "image pinned by digest.",
+    help="Push to the project's registry (as 'rise login' or RISE_URL/RISE_TOKEN) and "
+    "print the image pinned by digest.",
 )
 @click.option("--project", help="Project to push to. Default: project in .rise.toml.")
 def build(
@@ -62,8 +68,8 @@ def build(
     environ = os.environ
     try:
         plan = plan_build(path, BuildOptions(backend, tag, build_args, platform, no_cache), environ)
-        # Settle where to push before a long build, not after it.
-        target = _push_target(project or plan.project, path, environ) if push else None
+        # Settle where to push, and that the caller may, before a long build, not after it.
+        target = _push_target(project or plan.project, path) if push else None
         engine = get_backend(plan.backend, environ)
         _progress(
             f"Building container image '{plan.spec.tag}' using {plan.backend} ({plan.reason})..."
@@ -80,11 +86,12 @@ def build(
 @dataclass(frozen=True)
 class _PushTarget:
     project: str
-    url: str
-    token: str = field(repr=False)
+    credentials: CredentialsSource
 
 
-def _push_target(project: str | None, path: Path, environ: Mapping[str, str]) -> _PushTarget:
+def _push_target(project: str | None, path: Path) -> _PushTarget:
+    """The project to push to, with credentials from the command's rise session (profile,
+    stored token with silent refresh, or RISE_URL/RISE_TOKEN), asked for once now."""
     if not project:
         raise BuildError(
             f'--push needs a project: add project = "<name>" to {path / ".rise.toml"} '
@@ -93,16 +100,15 @@ def _push_target(project: str | None, path: Path, environ: Mapping[str, str]) ->
     problem = name_problem(project, "project name")
     if problem:
         raise BuildError(problem)
-    url, token = environ.get("RISE_URL"), environ.get("RISE_TOKEN")
-    if not url or not token:
-        raise BuildError(
-            "--push needs the rise server: set RISE_URL (e.g. https://rise.example.com) and "
-            "RISE_TOKEN (a rise access token, e.g. from 'rise login')"
-        )
-    warning = session_expiry_warning(token)
-    if warning:
-        click.secho(f"Warning: {warning}", fg="yellow", err=True)
-    return _PushTarget(project, url, token)
+    connection = current_session().connection()
+    if connection.token_from_env and connection.token:
+        # A token from the environment is never refreshed: say so before a long build fails.
+        warning = session_expiry_warning(connection.token)
+        if warning:
+            click.secho(f"Warning: {warning}", fg="yellow", err=True)
+    credentials = client_credentials(session_client())
+    credentials(project, PUSH)
+    return _PushTarget(project, credentials)
 
 
 def _push(engine: Backend, image: BuiltImage, target: _PushTarget) -> str:
@@ -111,7 +117,7 @@ def _push(engine: Backend, image: BuiltImage, target: _PushTarget) -> str:
         engine,
         image,
         target.project,
-        ServerCredentials(target.url, target.token, log=_progress),
+        target.credentials,
         tag=parse_reference(image.tag).tag or "latest",
         log=_progress,
     )

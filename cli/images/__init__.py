@@ -30,9 +30,9 @@ _EXPORTS = {
             "TransientError",
             "get_backend",
         ),
-        "cli.build.backends",
+        "cli.images.backends",
     ),
-    **dict.fromkeys(("BuildOptions", "BuildPlan", "plan_build"), "cli.build.detect"),
+    **dict.fromkeys(("BuildOptions", "BuildPlan", "plan_build"), "cli.images.detect"),
     **dict.fromkeys(
         (
             "CredentialsSource",
@@ -44,14 +44,16 @@ _EXPORTS = {
             "session_expiry_warning",
             "temporary_login",
         ),
-        "cli.build.push",
+        "cli.images.push",
     ),
-    **dict.fromkeys(("ImageReference", "parse_reference", "resolve_digest"), "cli.build.reference"),
-    "Retry": "cli.build.retry",
+    **dict.fromkeys(
+        ("ImageReference", "parse_reference", "resolve_digest"), "cli.images.reference"
+    ),
+    "Retry": "cli.images.retry",
 }
 
 if TYPE_CHECKING:
-    from cli.build.backends import (
+    from cli.images.backends import (
         Backend,
         BuildError,
         BuildSpec,
@@ -61,8 +63,8 @@ if TYPE_CHECKING:
         TransientError,
         get_backend,
     )
-    from cli.build.detect import BuildOptions, BuildPlan, plan_build
-    from cli.build.push import (
+    from cli.images.detect import BuildOptions, BuildPlan, plan_build
+    from cli.images.push import (
         CredentialsSource,
         PushCredentials,
         PushedImage,
@@ -72,13 +74,13 @@ if TYPE_CHECKING:
         session_expiry_warning,
         temporary_login,
     )
-    from cli.build.reference import ImageReference, parse_reference, resolve_digest
-    from cli.build.retry import Retry
+    from cli.images.reference import ImageReference, parse_reference, resolve_digest
+    from cli.images.retry import Retry
 
 
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
-        raise AttributeError(f"module 'cli.build' has no attribute {name!r}")
+        raise AttributeError(f"module 'cli.images' has no attribute {name!r}")
     return getattr(importlib.import_module(_EXPORTS[name]), name)
 
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from cli.build.backends import BuildError, TransientError
-from cli.build.retry import Retry, retry_after
 from cli.hosts import is_loopback
+from cli.images.backends import BuildError, TransientError
+from cli.images.retry import Retry, retry_after
 
 DOCKER_HUB = "docker.io"
 _DOCKER_HUB_API = "registry-1.docker.io"
