@@ -3,9 +3,11 @@
 - time to first byte of ``GET /ui/projects`` (signed in, as a browser) with 1,000 projects:
   p50/p99, and the first, cold request;
 - events delivered per second to 100 open ``/api/v1/events`` streams while deploys land
-  (each deploy is a "deploying" and a "running" message on every stream).
+  (each deploy is a "deploying" and a "running" message on every stream);
+- time to first byte of ``GET /ui/reviews`` with 200 pending reviews (each a branch of the
+  state repository, opened through the API with ``"review": true``).
 
-    python benchmarks/ui.py [--projects 1000] [--streams 100] [--deploys 40]
+    python benchmarks/ui.py [--projects 1000] [--streams 100] [--deploys 40] [--reviews 200]
 """
 
 from __future__ import annotations
@@ -49,11 +51,24 @@ def ttfb(client: httpx.Client, path: str) -> float:
     return first
 
 
-def bench_page(server: Server) -> tuple[float, float, float]:
+def bench_page(server: Server, path: str = "/ui/projects") -> tuple[float, float, float]:
     client = signed_in(server)
-    cold = ttfb(client, "/ui/projects")
-    times = [ttfb(client, "/ui/projects") for _ in range(PAGE_REQUESTS)]
+    cold = ttfb(client, path)
+    times = [ttfb(client, path) for _ in range(PAGE_REQUESTS)]
     return cold * 1000, median_ms(times), p99_ms(times)
+
+
+def open_reviews(server: Server, count: int) -> float:
+    """``count`` reviews, one per seeded project, opened through the API; seconds taken."""
+    api = server.client()
+    start = time.perf_counter()
+    for n in range(count):
+        image = f"registry.rise.dev/app-{n}@sha256:{n + 1:064x}"
+        answer = api.post(
+            f"/api/v1/projects/app-{n}/deployments", json={"image": image, "review": True}
+        )
+        assert answer.status_code == 202, answer.text
+    return time.perf_counter() - start
 
 
 def bench_events(server: Server, streams: int, deploys: int) -> tuple[float, int]:
@@ -98,7 +113,9 @@ def main() -> int:
     parser.add_argument("--projects", type=int, default=1000)
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--deploys", type=int, default=40)
+    parser.add_argument("--reviews", type=int, default=200)
     args = parser.parse_args()
+    args.reviews = min(args.reviews, args.projects)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         seed(data / "state.git", args.projects)
@@ -106,6 +123,9 @@ def main() -> int:
         try:
             cold, p50, p99 = bench_page(server)
             rate, delivered = bench_events(server, args.streams, args.deploys)
+            opening = open_reviews(server, args.reviews)
+            r_cold, r_p50, r_p99 = bench_page(server, "/ui/reviews")
+            _, with_reviews, _ = bench_page(server)  # the navigation counts them: cached
         finally:
             server.stop()
     print(f"dashboard, {args.projects:,} projects:")
@@ -115,9 +135,16 @@ def main() -> int:
     print(f"event stream, {args.streams} streams, {args.deploys} deploys:")
     figure("messages delivered", delivered)
     figure("messages delivered per second (all streams)", rate, "/s")
+    print(f"reviews, {args.reviews} pending:")
+    figure("opening them through the API, each", opening / max(args.reviews, 1) * 1000, "ms")
+    figure("GET /ui/reviews TTFB, first (cold)", r_cold, "ms")
+    figure(f"GET /ui/reviews TTFB p50 ({PAGE_REQUESTS} requests)", r_p50, "ms")
+    figure("GET /ui/reviews TTFB p99", r_p99, "ms")
+    figure("GET /ui/projects TTFB p50, with them pending", with_reviews, "ms")
     print(
         f"summary: /ui/projects TTFB p50 {p50:.1f} ms p99 {p99:.1f} ms at {args.projects:,} "
-        f"projects; {rate:,.0f} events/s to {args.streams} streams"
+        f"projects; {rate:,.0f} events/s to {args.streams} streams; /ui/reviews TTFB p50 "
+        f"{r_p50:.1f} ms with {args.reviews} pending reviews"
     )
     return 0
 

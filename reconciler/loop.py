@@ -44,6 +44,7 @@ from reconciler.runtimes.base import (
 from reconciler.runtimes.build import DockerSettings, LeaseSettings, build_runtime
 from reconciler.state import ProjectState, StateError, StateRepo
 from reconciler.status import ProjectStatus, StatusFeed
+from reconciler.timeline import Timelines
 from schemas import Problem
 
 if TYPE_CHECKING:
@@ -167,6 +168,8 @@ class Reconciler:
         self._deployments: dict[str, dict[str, ProjectStatus]] = {}
         self.feed = StatusFeed()
         """Every status recorded, for the dashboard's event stream."""
+        self.timelines = Timelines(self.feed)
+        """When each deployment was applied, rolled out, healthy or failed (the dashboard)."""
         self._live: dict[str, Any] = {}
         self._retry: dict[str, _Retry] = {}
         self._pending: set[str] = set()
@@ -466,6 +469,8 @@ class Reconciler:
             report.unchanged += result.unchanged
             report.pruned += result.pruned
             report.notes += [f"{name}: {note}" for note in result.notes]
+            if result.applied and result.health.deployment_id:
+                self.timelines.note(name, result.health.deployment_id, "applied", self._now())
             if result.live:
                 self._live[name] = result.live
             else:
@@ -534,6 +539,7 @@ class Reconciler:
         self._deployments.pop(name, None)
         self._retry.pop(name, None)
         self.renderer.forget(name)
+        self.timelines.forget(name)
 
     def _record_metric(self, started: float, outcome: str) -> None:
         if self._recorder is not None:

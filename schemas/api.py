@@ -377,6 +377,51 @@ class DeploymentDryRun(Payload):
     warnings: list[str] = Field(default_factory=list)
 
 
+TimelineStepName = Literal["committed", "applied", "rolling_out", "healthy", "failed", "stopped"]
+
+
+class TimelineStep(Payload):
+    step: TimelineStepName
+    at: datetime
+    reason: str | None = Field(default=None, description="why it failed (or stopped)")
+
+
+class DeploymentTimeline(Payload):
+    """``GET .../deployments/{id}/timeline``: from the commit to healthy or failed."""
+
+    project: str
+    id: str
+    status: DeploymentRowStatus
+    reason: str | None = None
+    commit: str | None = Field(default=None, description="the state-repo commit that made it")
+    steps: list[TimelineStep] = Field(
+        description="committed (from git), then what the reconcile loop saw, oldest first; "
+        "in memory: a restarted server knows the loop's steps from its start on"
+    )
+
+
+class RenderedObject(Payload):
+    kind: str
+    namespace: str | None = None
+    name: str
+    manifest: str = Field(description="the object as rendered, as YAML; secret values masked")
+
+
+class DeploymentManifests(Payload):
+    """``GET .../deployments/{id}/manifests``: what the deployment's commit renders, and the
+    diff from the commit before it (what the deployment changed)."""
+
+    project: str
+    id: str
+    commit: str
+    base: str | None = Field(description="the commit before it: the diff's left side")
+    objects: list[RenderedObject]
+    changes: list[ObjectChange]
+    problems: list[str] = Field(
+        default_factory=list, description="why the commit could not be rendered"
+    )
+
+
 # -- environment ---------------------------------------------------------------------------
 
 

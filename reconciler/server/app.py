@@ -38,6 +38,7 @@ from reconciler.server import (
 )
 from reconciler.server.api import (
     auth,
+    deployment_details,
     deployments,
     env,
     projects,
@@ -87,6 +88,7 @@ def create_app(ctx: ServerContext, *, extra_routes: Sequence[BaseRoute] = ()) ->
         *projects.routes(ctx),
         *teams.routes(ctx),
         *deployments.routes(ctx),
+        *deployment_details.routes(ctx, settings),
         *env.routes(ctx),
         *service_accounts.routes(ctx),
         *reviews.routes(ctx, settings),

@@ -109,6 +109,12 @@ def list_reviews(repo: StateRepo, project: str | None = None) -> list[Review]:
     return sorted(out, key=lambda r: (r.created_at, r.branch))
 
 
+def review_tips(repo: StateRepo) -> tuple[tuple[str, str | None], ...]:
+    """Every review branch with its tip: it changes whenever a review is opened, gets a
+    verdict or is merged, so a summary of the reviews can be cached on it (with main's head)."""
+    return tuple((branch, repo.head(branch)) for branch in repo.branches(PREFIX))
+
+
 def read_review(repo: StateRepo, project: str, review_id: str) -> Review | None:
     branch = review_branch(project, review_id)
     with repo.handle():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
@@ -53,6 +54,8 @@ class RecordedDeployment:
     approved_by: list[str] = field(default_factory=list)
     pushed_by: str | None = None
     """The author of its latest change when that was pushed to git, not made by rise."""
+    committed_at: datetime | None = None
+    """When the commit that made it was written."""
 
 
 def routes(ctx: ServerContext) -> list[BaseRoute]:
@@ -67,7 +70,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
     async def rollback_deployment(request: Request) -> Response:
         name = path_name(request, "project", "project name")
         principal = await caller(request, ctx)
-        body = DeploymentCreate.model_validate({"from": _deployment_id(request)})
+        body = DeploymentCreate.model_validate({"from": deployment_id(request)})
         return await _deploy(ctx, principal, name, body)
 
     async def list_deployments(request: Request) -> Response:
@@ -81,7 +84,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
 
     async def show_deployment(request: Request) -> Response:
         name = path_name(request, "project", "project name")
-        wanted = _deployment_id(request)
+        wanted = deployment_id(request)
         principal = await caller(request, ctx)
         state = await blocking(visible_project, ctx.store, principal, name)
         found = await blocking(find_deployment, ctx, name, wanted)
@@ -312,7 +315,7 @@ def deployment_history(
             approvals = [v for k, v in parse_trailers(entry.message) if k == APPROVED_BY]
             pushed = entry.author if entry.committer != COMMITTER[0] else None
             latest = RecordedDeployment(deployment, entry.commit, approvals, pushed)
-        found[deployment.id] = replace(latest, commit=entry.commit)
+        found[deployment.id] = replace(latest, commit=entry.commit, committed_at=entry.time)
     return list(found.values())
 
 
@@ -335,7 +338,7 @@ def find_deployment(ctx: ServerContext, name: str, wanted: str) -> RecordedDeplo
     )
 
 
-def _deployment_id(request: Request) -> str:
+def deployment_id(request: Request) -> str:
     value = str(request.path_params["deployment"])
     if value == "stop" and request.method != "POST":  # not an id: the stop action's path
         raise ApiError(

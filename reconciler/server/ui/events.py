@@ -6,11 +6,17 @@ rule, at the current head) before it is sent: a private project's status never r
 someone without access. ``Last-Event-ID`` replays what a reconnecting stream missed; when
 that has left the feed's ring, the stream sends the current status of every project it
 covers instead. Callers authenticate as for the API (Bearer) or with the dashboard session.
+
+A stream lives no longer than the token it was opened with: it ends with a ``signed-out``
+event when the token expires, or when a re-check (every few seconds, and before each
+event) finds the user deleted or the password changed. The page then renews its session
+from the refresh cookie and opens a new stream, or says it is signed out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
@@ -24,25 +30,27 @@ from reconciler.server.api._views import project_row
 from reconciler.server.authz import Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
+from reconciler.server.tokens import TokenError
 from reconciler.server.ui import session, views
 from reconciler.state import Snapshot
 from reconciler.status import Controller, ProjectStatus, StatusChange, StatusFeed
 from schemas.names import name_problem
 
 KEEPALIVE_SECONDS = 15.0
+RECHECK_SECONDS = 5.0
 _QUEUE = 1000
 
 
 def routes(ctx: ServerContext) -> list[BaseRoute]:
     async def events(request: Request) -> Response:
-        principal = await _viewer(request, ctx)
+        principal, credential = await _viewer(request, ctx)
         only = request.query_params.get("project") or None
         problem = name_problem(only, "project name") if only is not None else None
         if problem:
             raise ApiError(400, "invalid_name", problem, "e.g. /api/v1/events?project=my-app")
         feed = getattr(ctx.controller, "feed", None)  # a loop without one: keepalives only
         feed = feed if isinstance(feed, StatusFeed) else None
-        stream = _stream(ctx, principal, feed, only, _last_event_id(request))
+        stream = _stream(ctx, principal, credential, feed, only, _last_event_id(request))
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
@@ -51,18 +59,55 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
     return [Route("/api/v1/events", events, methods=["GET"])]
 
 
-async def _viewer(request: Request, ctx: ServerContext) -> Principal:
-    if "authorization" in request.headers:
-        return await ctx.authenticator.identify(request)
-    principal = await session.session_principal(request, ctx)
-    if principal is None:
-        return await ctx.authenticator.identify(request)  # the API's 401, saying why
-    return principal
+class _Credential:
+    """The token a stream was opened with, checked again while it runs."""
+
+    def __init__(self, ctx: ServerContext, request: Request, token: str | None):
+        self._ctx = ctx
+        self._request = request
+        self._token = token
+        self.expires_at: float | None = None
+        if token is not None:
+            # A token of another issuer has no expiry here: the periodic re-check ends it.
+            with contextlib.suppress(TokenError):
+                self.expires_at = float(ctx.tokens.verify_access(token).expires_at)
+
+    def seconds_left(self) -> float | None:
+        if self.expires_at is None:
+            return None
+        return self.expires_at - self._ctx.clock().timestamp()
+
+    async def problem(self) -> str | None:
+        """Why the stream must end now, or None. Only tokens are re-checked: a Basic
+        password is not hashed again every few seconds."""
+        if self._token is None:
+            return None
+        left = self.seconds_left()
+        if left is not None and left <= 0:
+            return "the session expired"
+        try:
+            await session.token_principal(self._request, self._ctx, self._token)
+        except ApiError as exc:
+            return exc.message
+        return None
+
+
+async def _viewer(request: Request, ctx: ServerContext) -> tuple[Principal, _Credential]:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme:
+        principal = await ctx.authenticator.identify(request)
+        token = value.strip() if scheme.lower() == "bearer" else None
+        return principal, _Credential(ctx, request, token)
+    found = await session.session_principal(request, ctx)
+    if found is None:
+        return await ctx.authenticator.identify(request), _Credential(ctx, request, None)
+    return found, _Credential(ctx, request, session.session_token(request))
 
 
 async def _stream(
     ctx: ServerContext,
     principal: Principal,
+    credential: _Credential,
     feed: StatusFeed | None,
     only: str | None,
     after: int | None,
@@ -83,15 +128,29 @@ async def _stream(
                 for line in await _current(ctx, principal, only):
                     yield line
             else:
-                for change in missed:
-                    if only is None or change.project == only:
-                        queue.put_nowait(change)
+                for old in missed:
+                    if only is None or old.project == only:
+                        queue.put_nowait(old)
+        quiet = 0.0
         while True:
+            left = credential.seconds_left()
+            wait = RECHECK_SECONDS if left is None else max(0.0, min(RECHECK_SECONDS, left))
+            change: StatusChange | None
             try:
-                change = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                change = await asyncio.wait_for(queue.get(), wait)
             except TimeoutError:
-                yield ": keepalive\n\n"
+                change = None
+            why = await credential.problem()
+            if why is not None:
+                yield f"event: signed-out\ndata: {json.dumps({'reason': why})}\n\n"
+                return
+            if change is None:
+                quiet += wait
+                if quiet >= KEEPALIVE_SECONDS:
+                    quiet = 0.0
+                    yield ": keepalive\n\n"
                 continue
+            quiet = 0.0
             snap = await snapshot(ctx)
             event = _event(ctx, principal, snap, change.project, change)
             if event is not None:

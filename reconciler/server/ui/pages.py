@@ -7,78 +7,32 @@ exactly what ``rise`` could and nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+import functools
 from urllib.parse import quote, urlsplit
 
-import httpx
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from reconciler.render import RenderSettings
 from reconciler.server.api._http import blocking, path_name, snapshot
 from reconciler.server.authz import Principal
 from reconciler.server.context import ServerContext
 from reconciler.server.errors import ApiError
-from reconciler.server.login_pages import provider_links
-from reconciler.server.ui import render, session, views
-
-Handler = Callable[[Request], Awaitable[Response]]
-PageFn = Callable[[Request, Principal], Awaitable[Response]]
-FormFn = Callable[[Request, Principal, dict[str, str]], Awaitable[Response]]
-
-STATUSES = ("deploying", "running", "failed", "stopped", "unknown", "invalid")
+from reconciler.server.ui import inproc, render, session, views
+from reconciler.server.ui.diffs import diff_section
+from reconciler.server.ui.filters import STATUSES, ProjectFilter
+from reconciler.server.ui.kit import Pages, csrf_refused, redirect
 
 
 def routes(ctx: ServerContext) -> list[BaseRoute]:
-    env = render.environment()
-    secure_cookie = (ctx.config.public_url or "").startswith("https://")
-
-    def show(request: Request, template: str, status: int = 200, **values: Any) -> Response:
-        values.setdefault("csrf", session.csrf_token(request))
-        values.setdefault("providers", provider_links(ctx))
-        values.setdefault("local", ctx.config.auth.local.enabled)
-        return render.page(env, template, values, status)
-
-    def signed_in(fn: PageFn) -> Handler:
-        """A page for a signed-in user: to the sign-in page otherwise; API errors (404 for
-        what the viewer may not see) become an error page with the same status."""
-
-        async def handler(request: Request) -> Response:
-            principal = await session.session_principal(request, ctx)
-            renewed = session.renew(request, ctx) if principal is None else None
-            if renewed is not None:
-                principal = renewed[0]
-            if principal is None:
-                target = quote(request.url.path, safe="/")
-                return render.secure(RedirectResponse(f"/ui/sign-in?next={target}", 303))
-            request.state.user = principal.username
-            try:
-                response = await fn(request, principal)
-            except ApiError as exc:
-                response = show(
-                    request, "dashboard/error.html", exc.status, user=principal, error=exc
-                )
-            if renewed is not None:  # the access token had expired: a new pair, as rise does
-                session.start_session(response, renewed[1], secure_cookie)
-            return response
-
-        return handler
-
-    def form_post(fn: FormFn) -> Handler:
-        """A form's POST: refused (403) without this session's CSRF token."""
-
-        async def page_fn(request: Request, principal: Principal) -> Response:
-            fields = await render.form(request)
-            if not session.csrf_ok(request, fields.get("csrf")):
-                raise _csrf_refused()
-            return await fn(request, principal, fields)
-
-        return signed_in(page_fn)
+    kit = Pages(ctx)
+    settings = functools.cache(lambda: RenderSettings.from_config(ctx.config))
+    show, secure_cookie = kit.show, kit.secure_cookie
 
     async def index(request: Request) -> Response:
-        return render.secure(RedirectResponse("/ui/projects", 303))
+        return redirect("/ui/projects")
 
     async def sign_in_page(request: Request) -> Response:
         response = Response()
@@ -90,7 +44,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
     async def sign_in(request: Request) -> Response:
         fields = await render.form(request)
         if not session.csrf_ok(request, fields.get("csrf")):
-            return show(request, "dashboard/error.html", 403, user=None, error=_csrf_refused())
+            return show(request, "dashboard/error.html", 403, user=None, error=csrf_refused())
         error: str | None = None
         if not ctx.config.auth.local.enabled:
             error = "Username/password sign-in is turned off on this server."
@@ -117,24 +71,21 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
     async def projects(request: Request, principal: Principal) -> Response:
         snap = await snapshot(ctx)
         rows = views.visible_rows(ctx, principal, snap)
+        wanted, problems = ProjectFilter.from_query(request.query_params)
         owners = sorted({row.owner for row in rows if row.owner})
-        wanted = {k: request.query_params.get(k, "").strip() for k in ("q", "status", "owner")}
-        shown = [
-            row
-            for row in rows
-            if wanted["q"].lower() in row.name.lower()
-            and (not wanted["status"] or row.status == wanted["status"])
-            and (not wanted["owner"] or row.owner == wanted["owner"])
-        ]
+        teams = {o.removeprefix("team:") for o in owners if o.startswith("team:")}
+        teams |= {t.name for t in views.visible_teams(principal, snap)}
         return show(
             request,
             "dashboard/projects.html",
             user=principal,
-            rows=shown,
+            rows=wanted.apply(rows),
             total=len(rows),
             owners=owners,
+            teams=sorted(teams),
             statuses=STATUSES,
             wanted=wanted,
+            problems=problems,
         )
 
     async def project(request: Request, principal: Principal) -> Response:
@@ -145,10 +96,21 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
     async def deployment(request: Request, principal: Principal) -> Response:
         name = path_name(request, "project", "project name")
         wanted = str(request.path_params["deployment"])
-        info, may_change = await blocking(views.deployment_page, ctx, principal, name, wanted)
+        data = await blocking(views.deployment_page, ctx, settings(), principal, name, wanted)
+        changes = data.manifests.changes if data.manifests else []
         return show(
-            request, "dashboard/deployment.html", user=principal, d=info, may_change=may_change
+            request,
+            "dashboard/deployment.html",
+            user=principal,
+            page=data,
+            d=data.info,
+            sections=[diff_section(c.model_dump()) for c in changes if c.action != "unchanged"],
         )
+
+    async def session_check(request: Request, principal: Principal) -> Response:
+        """For a page whose event stream ended: answering renews an expired session from the
+        refresh cookie (as any page does); no session: the sign-in redirect."""
+        return render.secure(JSONResponse({"username": principal.username}))
 
     async def teams(request: Request, principal: Principal) -> Response:
         snap = await snapshot(ctx)
@@ -157,63 +119,39 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
 
     async def stop(request: Request, principal: Principal, fields: dict[str, str]) -> Response:
         name = path_name(request, "project", "project name")
-        await _api(request, f"/api/v1/projects/{name}/deployments/stop")
-        return render.secure(RedirectResponse(f"/ui/projects/{name}", 303))
+        await inproc.call(request, "POST", f"/api/v1/projects/{name}/deployments/stop")
+        return redirect(f"/ui/projects/{name}")
 
     async def rollback(request: Request, principal: Principal, fields: dict[str, str]) -> Response:
         name = path_name(request, "project", "project name")
         target = str(request.path_params["deployment"])
-        await _api(request, f"/api/v1/projects/{name}/deployments/{quote(target)}/rollback")
-        return render.secure(RedirectResponse(f"/ui/projects/{name}", 303))
+        path = f"/api/v1/projects/{name}/deployments/{quote(target)}/rollback"
+        await inproc.call(request, "POST", path)
+        return redirect(f"/ui/projects/{name}")
 
     return [
         Route("/ui", index, methods=["GET"]),
         Route("/ui/", index, methods=["GET"]),
         Route("/ui/sign-in", sign_in_page, methods=["GET"]),
         Route("/ui/sign-in", sign_in, methods=["POST"]),
-        Route("/ui/sign-out", form_post(sign_out), methods=["POST"]),
-        Route("/ui/projects", signed_in(projects), methods=["GET"]),
-        Route("/ui/projects/{project}", signed_in(project), methods=["GET"]),
-        Route("/ui/projects/{project}/stop", form_post(stop), methods=["POST"]),
+        Route("/ui/sign-out", kit.form_post(sign_out), methods=["POST"]),
+        Route("/ui/projects", kit.signed_in(projects), methods=["GET"]),
+        Route("/ui/projects/{project}", kit.signed_in(project), methods=["GET"]),
+        Route("/ui/projects/{project}/stop", kit.form_post(stop), methods=["POST"]),
         Route(
             "/ui/projects/{project}/deployments/{deployment}",
-            signed_in(deployment),
+            kit.signed_in(deployment),
             methods=["GET"],
         ),
         Route(
             "/ui/projects/{project}/deployments/{deployment}/rollback",
-            form_post(rollback),
+            kit.form_post(rollback),
             methods=["POST"],
         ),
-        Route("/ui/teams", signed_in(teams), methods=["GET"]),
+        Route("/ui/teams", kit.signed_in(teams), methods=["GET"]),
+        Route("/ui/session", kit.signed_in(session_check, counts=False), methods=["GET"]),
         Mount("/ui/static", StaticFiles(directory=render.STATIC), name="ui-static"),
     ]
-
-
-async def _api(request: Request, path: str) -> None:
-    """POST ``path`` to this same app as the session's user; its error, if any, as ApiError."""
-    token = session.session_token(request) or ""
-    transport = httpx.ASGITransport(app=request.app)
-    async with httpx.AsyncClient(transport=transport, base_url=str(request.base_url)) as client:
-        answer = await client.post(path, headers={"Authorization": f"Bearer {token}"})
-    if answer.status_code >= 400:
-        is_json = answer.headers.get("content-type", "").startswith("application/json")
-        body = answer.json() if is_json else {}
-        raise ApiError(
-            answer.status_code,
-            str(body.get("error", "failed")),
-            str(body.get("message", answer.text[:200])),
-            body.get("hint"),
-        )
-
-
-def _csrf_refused() -> ApiError:
-    return ApiError(
-        403,
-        "csrf_refused",
-        "this form was not sent from a page of this dashboard (its CSRF token is missing or wrong)",
-        "reload the page and try again",
-    )
 
 
 def _next(request: Request) -> str:
@@ -225,4 +163,4 @@ def safe_next(value: str | None) -> str:
     parts = urlsplit(value or "")
     if parts.scheme or parts.netloc or not parts.path.startswith("/ui/") or "\\" in parts.path:
         return "/ui/projects"
-    return parts.path
+    return parts.path + (f"?{parts.query}" if parts.query else "")

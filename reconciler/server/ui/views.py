@@ -5,15 +5,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconciler.render import RenderSettings
 from reconciler.secrets import MASK
 from reconciler.server.api._access import visible_project_access
 from reconciler.server.api._views import deployment_info, project_detail, project_row
+from reconciler.server.api.deployment_details import deployment_manifests, deployment_timeline
 from reconciler.server.api.deployments import deployment_history, find_deployment
 from reconciler.server.api.projects import listed_for
 from reconciler.server.authz import Access, Principal, may_see_team
 from reconciler.server.context import ServerContext
 from reconciler.state import ProjectState, Snapshot
-from schemas.api import DeploymentInfo, ProjectDetail, ProjectRow, TeamInfo
+from reconciler.state.reviews import review_tips
+from schemas.api import (
+    DeploymentInfo,
+    DeploymentManifests,
+    DeploymentTimeline,
+    ProjectDetail,
+    ProjectRow,
+    TeamInfo,
+)
 
 HISTORY_ROWS = 50
 
@@ -61,14 +71,25 @@ def project_page(ctx: ServerContext, principal: Principal, name: str) -> Project
     return ProjectPage(project_detail(ctx, state, show_env=may_change), history, env, may_change)
 
 
+@dataclass(frozen=True)
+class DeploymentPage:
+    info: DeploymentInfo
+    may_change: bool
+    timeline: DeploymentTimeline
+    manifests: DeploymentManifests | None
+    """Only for those who may change the project (a rendered Deployment holds env values)."""
+
+
 def deployment_page(
-    ctx: ServerContext, principal: Principal, name: str, deployment: str
-) -> tuple[DeploymentInfo, bool]:
-    """The deployment and whether ``principal`` may roll back to it. Blocking."""
+    ctx: ServerContext, settings: RenderSettings, principal: Principal, name: str, wanted: str
+) -> DeploymentPage:
+    """The deployment, its timeline and what it rendered and changed. Blocking."""
     state, access = visible_project_access(ctx.store, principal, name)
-    found = find_deployment(ctx, name, deployment)
+    found = find_deployment(ctx, name, wanted)
     info = deployment_info(ctx, name, found.deployment, state.deployment, found.commit)
-    return info, access >= Access.CHANGE
+    may_change = access >= Access.CHANGE
+    manifests = deployment_manifests(ctx, settings, name, wanted) if may_change else None
+    return DeploymentPage(info, may_change, deployment_timeline(ctx, name, wanted), manifests)
 
 
 def visible_teams(principal: Principal, snap: Snapshot) -> list[TeamInfo]:
@@ -77,3 +98,14 @@ def visible_teams(principal: Principal, snap: Snapshot) -> list[TeamInfo]:
         for name, team in sorted(snap.teams.items())
         if may_see_team(principal, team)
     ]
+
+
+def access_to(ctx: ServerContext, principal: Principal, name: str) -> Access:
+    """What ``principal`` may do with project ``name`` (404 when it may not see it). Blocking."""
+    return visible_project_access(ctx.store, principal, name)[1]
+
+
+def reviews_version(ctx: ServerContext) -> tuple[str | None, tuple[tuple[str, str | None], ...]]:
+    """Main's head and every review branch's tip: what the list of reviews depends on."""
+    repo = ctx.store.repo
+    return repo.head(), review_tips(repo)
