@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,36 @@ def start_rise_login(
         process.kill()
         raise AssertionError(f"unexpected first line {first!r}: {process.communicate()}")
     return process, found.group(1), found.group(2)
+
+
+def _fake_browser(folder: Path) -> tuple[Path, Path]:
+    """A ``BROWSER`` command that hands the URL it is given over to the test (a file)."""
+    handed = folder / "url"
+    script = folder / "browser"
+    script.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {handed}.tmp && mv {handed}.tmp {handed}\n')
+    script.chmod(0o755)
+    return script, handed
+
+
+def start_browser_login(rise: RiseCli, server: RunningServer, tmp_path: Path) -> tuple[Any, str]:
+    """``rise login URL --browser`` running, and the URL it opened the browser at."""
+    script, handed = _fake_browser(tmp_path)
+    process = subprocess.Popen(
+        rise.command("login", server.url, "--browser"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=rise.env(CI="true", BROWSER=str(script)),
+        cwd=TREE,
+    )
+    deadline = time.monotonic() + 30
+    while not handed.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"no browser was opened: {process.communicate()}")
+        time.sleep(0.05)
+    return process, handed.read_text()
 
 
 def start_device_login(url: str) -> dict[str, Any]:

@@ -4,45 +4,15 @@ and approves on rise's page, the browser comes back to the CLI's callback on 127
 from __future__ import annotations
 
 import signal
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import rtoml
 
+from tests.login.conftest import start_browser_login
 from tests.server.conftest import ADMIN_PASSWORD, RunningServer
-from tests.support.rise_cli import TREE, RiseCli
-
-
-def _fake_browser(folder: Path) -> tuple[Path, Path]:
-    """A ``BROWSER`` command that hands the URL it is given over to the test (a file)."""
-    handed = folder / "url"
-    script = folder / "browser"
-    script.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {handed}.tmp && mv {handed}.tmp {handed}\n')
-    script.chmod(0o755)
-    return script, handed
-
-
-def _start(rise: RiseCli, server: RunningServer, tmp_path: Path) -> tuple[Any, str]:
-    script, handed = _fake_browser(tmp_path)
-    process = subprocess.Popen(
-        rise.command("login", server.url, "--browser"),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=rise.env(CI="true", BROWSER=str(script)),
-        cwd=TREE,
-    )
-    deadline = time.monotonic() + 30
-    while not handed.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"no browser was opened: {process.communicate()}")
-        time.sleep(0.05)
-    return process, handed.read_text()
+from tests.support.rise_cli import RiseCli
 
 
 def _sign_in(browser: Any, link: str, button: str) -> Any:
@@ -60,7 +30,7 @@ def _sign_in(browser: Any, link: str, button: str) -> Any:
 
 def test_rise_login_browser_end_to_end(server: RunningServer, browser: Any, tmp_path: Path) -> None:
     rise = RiseCli(tmp_path / "home")
-    process, link = _start(rise, server, tmp_path)
+    process, link = start_browser_login(rise, server, tmp_path)
     try:
         query = parse_qs(urlsplit(link).query)
         assert link.startswith(f"{server.url}/oauth/authorize?")
@@ -85,7 +55,7 @@ def test_rise_login_browser_end_to_end(server: RunningServer, browser: Any, tmp_
 
 def test_denied_in_the_browser(server: RunningServer, browser: Any, tmp_path: Path) -> None:
     rise = RiseCli(tmp_path / "home")
-    process, link = _start(rise, server, tmp_path)
+    process, link = start_browser_login(rise, server, tmp_path)
     try:
         page = _sign_in(browser, link, "Deny")
         assert page.inner_text("h1") == "Login failed"
@@ -102,7 +72,7 @@ def test_a_stranger_on_the_callback_port_is_ignored(server: RunningServer, tmp_p
     import httpx
 
     rise = RiseCli(tmp_path / "home")
-    process, link = _start(rise, server, tmp_path)
+    process, link = start_browser_login(rise, server, tmp_path)
     try:
         callback = parse_qs(urlsplit(link).query)["redirect_uri"][0]
         forged = httpx.get(callback, params={"code": "forged", "state": "guessed"})
@@ -122,7 +92,7 @@ def test_browser_goes_with_no_password_flags(tmp_path: Path) -> None:
 
 def test_ctrl_c_while_waiting(server: RunningServer, tmp_path: Path) -> None:
     rise = RiseCli(tmp_path / "home")
-    process, _ = _start(rise, server, tmp_path)
+    process, _ = start_browser_login(rise, server, tmp_path)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130

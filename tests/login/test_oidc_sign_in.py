@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.login.conftest import FAST, start_rise_login
+from tests.login.conftest import FAST, start_browser_login, start_rise_login
 from tests.server.conftest import RunningServer, start_server
 from tests.support.oidc_provider import (
     CLIENT_SECRET,
@@ -202,3 +202,29 @@ def test_provider_tokens_are_no_rise_tokens(server: RunningServer, provider: Oid
             f"{server.url}/api/v1/me", headers={"Authorization": f"Bearer {tokens[name]}"}
         )
         assert answer.status_code == 401, (name, answer.text)
+
+
+def test_rise_login_browser_signs_in_through_the_provider(
+    server: RunningServer, browser: Any, tmp_path: Path
+):
+    """``rise login --browser`` (authorization code + PKCE to rise), with the person signing
+    in at the provider from rise's page and approving; the token is the provider user's."""
+    rise = RiseCli(tmp_path / "home")
+    process, link = start_browser_login(rise, server, tmp_path)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(link)
+        page.get_by_role("link", name="Sign in with Corp SSO").click()
+        sign_in_at_provider(page, "alice")
+        page.wait_for_selector("#port")
+        assert "Signed in as corp-alice" in page.inner_text("main")
+        page.get_by_role("button", name="Approve").click()
+        page.wait_for_selector("[role=status]")
+        out, err = process.communicate(timeout=60)
+    finally:
+        context.close()
+        process.kill()
+    assert process.returncode == 0, err
+    assert out == "Login successful! Welcome back, corp-alice!\n"
+    assert json.loads(rise.ok("whoami", "-o", "json"))["username"] == "corp-alice"
